@@ -1,0 +1,146 @@
+"""The ledger: every check the run made, append-only during the run, read-only for reporters."""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+PHASES = ("health", "load", "endpoint", "schema", "check", "logs")
+
+
+class Status(str, enum.Enum):
+    """Outcome of one ledger entry."""
+
+    PASS = "pass"
+    FAIL = "fail"       # the server broke the contract
+    ERROR = "error"     # the check could not be evaluated (its input is missing)
+    WARN = "warn"       # a severity: warn check that did not hold
+    SKIP = "skip"       # not run; the reason is in message
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SkipReason(str, enum.Enum):
+    """Why an entry was not run."""
+
+    SERVER_NEVER_HEALTHY = "the server never became healthy"
+    DESELECTED = "deselected by tag"
+    NO_LOG_SOURCE = "no log source: use --serve, --serve-reference or --log-file"
+    INTERRUPTED = "the run was interrupted"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One check the run made."""
+
+    id: str
+    phase: str
+    name: str
+    status: Status
+    observed: Any = None
+    expected: Any = None
+    message: str = ""
+    duration_s: float = 0.0
+    tags: tuple[str, ...] = ()
+    location: str | None = None     # file:line of the contract item, where there is one
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "id": self.id, "phase": self.phase, "name": self.name, "status": self.status.value,
+            "observed": self.observed, "expected": self.expected, "message": self.message,
+            "duration_s": round(self.duration_s, 6), "tags": list(self.tags),
+        }
+        if self.location:
+            d["location"] = self.location
+        return d
+
+
+def verdict_for(pass_rate: float) -> str:
+    """PASS (100 %), PARTIAL (>= 90 %), FAIL (< 90 %), as the seed's report."""
+    if pass_rate >= 1.0:
+        return "PASS"
+    return "PARTIAL" if pass_rate >= 0.9 else "FAIL"
+
+
+@dataclass
+class Ledger:
+    """Append-only record of a run. Phases append; reporters read `view()`."""
+
+    contract: str
+    target: str
+    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+    interrupted: bool = False
+    healthy: bool | None = None
+    client: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    _entries: list[Entry] = field(default_factory=list)
+    _t0: float = field(default_factory=time.monotonic)
+    _finished: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, entry: Entry) -> Entry:
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def record(self, id: str, phase: str, name: str, status: Status, **kw: Any) -> Entry:
+        """Append an entry built from its fields."""
+        return self.add(Entry(id=id, phase=phase, name=name, status=Status(status), **kw))
+
+    def finish(self) -> None:
+        if self._finished is None:
+            self._finished = time.monotonic()
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        with self._lock:
+            return tuple(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    @property
+    def duration_s(self) -> float:
+        end = self._finished if self._finished is not None else time.monotonic()
+        return end - self._t0
+
+    def summary(self) -> dict[str, Any]:
+        entries = self.entries
+        counts = {s: 0 for s in Status}
+        for e in entries:
+            counts[e.status] += 1
+        counted = len(entries) - counts[Status.SKIP]
+        bad = counts[Status.FAIL] + counts[Status.ERROR]
+        pass_rate = (counted - bad) / counted if counted else 0.0
+        verdict = verdict_for(pass_rate)
+        if self.healthy is False:
+            verdict = "FAIL"
+        if self.interrupted:
+            exit_code = 130
+        elif bad or self.healthy is False or not counted:
+            exit_code = 1
+        else:
+            exit_code = 0
+        return {
+            "total": len(entries), "passed": counts[Status.PASS], "failed": counts[Status.FAIL],
+            "errors": counts[Status.ERROR], "warned": counts[Status.WARN],
+            "skipped": counts[Status.SKIP], "pass_rate": round(pass_rate, 4), "verdict": verdict,
+            "exit_code": exit_code,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fixed JSON shape (schemas/ledger.schema.json)."""
+        doc = {
+            "contract": self.contract, "target": self.target, "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 6), "interrupted": self.interrupted,
+            "summary": self.summary(), "entries": [e.to_dict() for e in self.entries],
+            "client": self.client,
+        }
+        if self.meta:
+            doc["meta"] = self.meta
+        return doc
