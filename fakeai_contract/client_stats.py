@@ -1,0 +1,105 @@
+"""What the runner itself observed: running aggregates, compact enough for 100,000 requests."""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakeai_contract.expr import percentile
+
+
+def _pcts(values: array, keys=("p50", "p90", "p99")) -> dict[str, float | None]:
+    xs = sorted(values)
+    qs = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+    return {k: (None if not xs else round(percentile(xs, qs[k]), 6)) for k in keys}
+
+
+@dataclass
+class _ModelCounts:
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+@dataclass
+class ClientStats:
+    """Accumulates request outcomes; `to_dict()` is the evaluation document's `client` section."""
+
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    streaming: int = 0
+    non_streaming: int = 0
+    streams_completed: int = 0
+    streams_failed: int = 0
+    chunks: int = 0
+    done_markers: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    usage_reports: int = 0
+    by_model: dict[str, _ModelCounts] = field(default_factory=dict)
+    latency: array = field(default_factory=lambda: array("d"))
+    ttft: array = field(default_factory=lambda: array("d"))
+    itl: array = field(default_factory=lambda: array("d"))
+
+    def add(self, *, model: str, stream: bool, ok: bool, latency_s: float, ttft_s: float | None = None,
+            itl_s: list[float] | None = None, chunks: int = 0, done: bool = False,
+            usage: dict | None = None) -> None:
+        """Count one finished request."""
+        self.total += 1
+        counts = self.by_model.get(model)
+        if counts is None:
+            counts = self.by_model[model] = _ModelCounts()
+        counts.total += 1
+        if ok:
+            self.succeeded += 1
+            counts.succeeded += 1
+        else:
+            self.failed += 1
+            counts.failed += 1
+        self.latency.append(latency_s)
+        if stream:
+            self.streaming += 1
+            self.chunks += chunks
+            self.done_markers += int(done)
+            if ok:
+                self.streams_completed += 1
+            else:
+                self.streams_failed += 1
+            if ttft_s is not None:
+                self.ttft.append(ttft_s)
+            if itl_s:
+                self.itl.extend(itl_s)
+        else:
+            self.non_streaming += 1
+        if isinstance(usage, dict):
+            p, c, t = usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens")
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in (p, c, t)):
+                self.usage_reports += 1
+                self.prompt_tokens += p
+                self.completion_tokens += c
+                self.total_tokens += t
+
+    def to_dict(self) -> dict[str, Any]:
+        lat = sorted(self.latency)
+        latency = {"mean": round(sum(lat) / len(lat), 6) if lat else None, **_pcts(self.latency),
+                   "max": round(lat[-1], 6) if lat else None}
+        tokens = ({"prompt": self.prompt_tokens, "completion": self.completion_tokens,
+                   "total": self.total_tokens, "reported_by": self.usage_reports}
+                  if self.usage_reports else
+                  {"prompt": None, "completion": None, "total": None, "reported_by": 0})
+        return {
+            "requests": {"total": self.total, "succeeded": self.succeeded, "failed": self.failed,
+                         "streaming": self.streaming, "non_streaming": self.non_streaming},
+            "by_model": {m: {"total": c.total, "succeeded": c.succeeded, "failed": c.failed}
+                         for m, c in self.by_model.items()},
+            "streams": {"total": self.streaming, "completed": self.streams_completed,
+                        "failed": self.streams_failed, "chunks": self.chunks,
+                        "done_markers": self.done_markers},
+            "latency_s": latency,
+            "ttft_s": _pcts(self.ttft),
+            "itl_s": _pcts(self.itl),
+            "tokens": tokens,
+        }

@@ -1,0 +1,54 @@
+"""What the phases of one run share: the contract, the transport, the ledger, the options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from fakeai_contract.ledger import Ledger
+from fakeai_contract.model import Contract
+from fakeai_contract.transport import Transport
+
+
+class ServerHandle(Protocol):
+    """The part of a started server process the phases need."""
+
+    def poll(self) -> int | None: ...
+    def tail(self, n: int = 20) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a contract, from the command line."""
+
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    verbose: bool = False
+    log_source: Any = None                  # logsource.CapturedLog | TailedLog | None
+    server: ServerHandle | None = None      # a server this run started
+    observer: Callable[[str, dict], None] | None = None   # progress events for a live display
+
+
+@dataclass
+class RunContext:
+    """One run's shared state; phases read it and append to its ledger."""
+
+    contract: Contract
+    options: RunOptions
+    ledger: Ledger
+    transport: Transport
+    schemas: Any                            # checks.schema.SchemaStore
+    health: Any = None
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    def notify(self, event: str, **data: Any) -> None:
+        if self.options.observer is not None:
+            try:
+                self.options.observer(event, data)
+            except Exception:  # noqa: BLE001 - a display must never break a run
+                pass
+
+    def location(self, item: Any) -> str | None:
+        loc = getattr(item, "location", None)
+        return str(loc) if loc else None

@@ -1,0 +1,83 @@
+"""`explain`: the resolved plan as text — requests by model and kind, endpoints, checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fakeai_contract.model import Contract
+from fakeai_contract.plan import requests_by_model, total_requests
+
+_OP_WORDS = {"equals": "==", "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "between": "between",
+             "exists": "exists", "type": "is of type", "matches": "matches"}
+
+
+def _value(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _rel(path: Any, contract: Contract) -> str:
+    text = str(path)
+    base = str(contract.source.parent)
+    return text[len(base) + 1:] if text.startswith(base + "/") else text
+
+
+def explain(contract: Contract) -> str:
+    """Render CONTRACT's plan after `extends` and variables are resolved."""
+    t = contract.target
+    out = [f"contract: {contract.name} (format v{contract.version})"]
+    if contract.description:
+        out.append(f"  {contract.description}")
+    if len(contract.files) > 1:
+        out.append("merged from: " + " -> ".join(_rel(f, contract) for f in contract.files))
+    out.append(f"target: {t.base_url}")
+    out.append(f"  request deadline {t.request_timeout:g}s, connect {t.connect_timeout:g}s, "
+               f"read {t.read_timeout:g}s, body cap {t.max_body_bytes} bytes, redirects <= {t.max_redirects}")
+    for name in sorted(t.headers):
+        out.append(f"  header {name}: {t.headers[name]}")
+    h = contract.health
+    out.append(f"health: GET {h.path} every {h.interval:g}s for up to {h.timeout:g}s"
+               + (f", schema {h.schema}" if h.schema else ""))
+    load = contract.load
+    out.append(f"load: {total_requests(contract)} requests to POST {load.path}, concurrency {load.concurrency}")
+    for mix in load.mix:
+        kind = "streaming" if mix.is_streaming else "non-streaming"
+        schema = mix.chunk_schema if mix.is_streaming else mix.response_schema
+        out.append(f"  mix {mix.name}: {mix.count} x {kind}" + (f", each validated against {schema}" if schema else ""))
+    by_model = requests_by_model(contract)
+    if by_model:
+        width = max(len(m) for m in by_model)
+        out.append(f"  {'model':<{width}}  non-streaming  streaming")
+        for model, row in by_model.items():
+            out.append(f"  {model:<{width}}  {row['non_streaming']:>13}  {row['streaming']:>9}")
+    if contract.settle:
+        s = contract.settle
+        out.append(f"settle: poll until {s.until} (every {s.interval:g}s, up to {s.timeout:g}s)")
+    out.append(f"endpoints: {len(contract.endpoints)}")
+    for name, e in contract.endpoints.items():
+        fmt = "" if e.format == "json" else f" [{e.format}]"
+        out.append(f"  {name}: GET {e.path}{fmt}" + (f", schema {e.schema}" if e.schema else ""))
+    out.append(f"checks: {len(contract.checks)}")
+    for c in contract.checks:
+        line = f"  [{c.id}] {c.name}: {c.that} {_OP_WORDS[c.op]} {_value(c.expected)}"
+        if c.tolerance not in (None, 0):
+            line += f" (tolerance {c.tolerance})"
+        if c.severity != "error":
+            line += f" [severity {c.severity}]"
+        if c.eventually:
+            line += f" [eventually {c.eventually.timeout:g}s every {c.eventually.interval:g}s]"
+        if c.tags:
+            line += f" tags: {', '.join(c.tags)}"
+        out.append(line)
+    logs = contract.logs
+    if logs.fail_on:
+        out.append("logs: fail on " + ", ".join(f"/{p}/" for p in logs.fail_on)
+                   + (("; ignore " + ", ".join(f"/{p}/" for p in logs.ignore)) if logs.ignore else ""))
+    if contract.server:
+        cmd = contract.server.command
+        out.append(f"server (with --serve): {cmd if isinstance(cmd, str) else ' '.join(cmd)}")
+    if contract.vars:
+        out.append("vars:")
+        for name in sorted(contract.vars):
+            out.append(f"  {name} = {_value(contract.vars[name])}")
+    return "\n".join(out) + "\n"

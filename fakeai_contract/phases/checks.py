@@ -1,0 +1,76 @@
+"""Checks phase: evaluate every rule; `eventually` rules re-fetch what they read until they hold."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+
+from fakeai_contract import expr
+from fakeai_contract.checks.rules import Outcome, evaluate
+from fakeai_contract.context import RunContext
+from fakeai_contract.ledger import SkipReason, Status
+from fakeai_contract.model import Check
+
+
+def selected(check: Check, only: tuple[str, ...], skip: tuple[str, ...]) -> str | None:
+    """None if the check runs; otherwise why it is skipped."""
+    tags = set(check.tags)
+    if only and not tags & set(only):
+        return f"{SkipReason.DESELECTED.value}: --only {', '.join(only)}"
+    if skip and tags & set(skip):
+        return f"{SkipReason.DESELECTED.value}: --skip {', '.join(sorted(tags & set(skip)))}"
+    return None
+
+
+def _endpoints_read(check: Check, known: set[str]) -> list[str]:
+    names: set[str] = set()
+    texts = [check.that] + ([check.expected] if isinstance(check.expected, str) and check.op in
+                            ("equals", "gt", "ge", "lt", "le") else [])
+    if check.op == "between":
+        texts += [b for b in check.expected if isinstance(b, str)]
+    for text in texts:
+        names |= expr.root_names(text)
+    if names & {"delta"}:
+        names |= known            # delta.<x> needs x refreshed; cheap enough to refresh all
+    return sorted(names & known)
+
+
+async def run_checks(ctx: RunContext, doc: dict[str, Any],
+                     rebuild: Callable[[list[str]], Any]) -> None:
+    """Evaluate every check against DOC and record one entry each.
+
+    REBUILD(names) re-fetches those endpoints and returns a fresh document (for `eventually`).
+    """
+    opts = ctx.options
+    known = set(ctx.contract.endpoints)
+    for check in ctx.contract.checks:
+        loc = ctx.location(check)
+        reason = selected(check, opts.only, opts.skip)
+        if reason:
+            ctx.ledger.record(check.id, "check", check.name, Status.SKIP, expected=check.expected,
+                              message=reason, tags=check.tags, location=loc)
+            continue
+        t0 = time.monotonic()
+        outcome = evaluate(check, doc)
+        polls = 1
+        if check.eventually and outcome.status is not Status.PASS:
+            deadline = t0 + check.eventually.timeout
+            names = _endpoints_read(check, known)
+            while outcome.status is not Status.PASS and time.monotonic() + check.eventually.interval <= deadline:
+                await asyncio.sleep(check.eventually.interval)
+                doc = await rebuild(names)
+                outcome = evaluate(check, doc)
+                polls += 1
+        elapsed = time.monotonic() - t0
+        _record(ctx, check, outcome, elapsed, polls, loc)
+
+
+def _record(ctx: RunContext, check: Check, outcome: Outcome, elapsed: float, polls: int, loc) -> None:
+    message = outcome.message
+    if check.eventually:
+        verb = "held" if outcome.status is Status.PASS else "still failing"
+        message += f" ({verb} after {elapsed:.2f}s, {polls} evaluations)"
+    ctx.ledger.record(check.id, "check", check.name, outcome.status, observed=outcome.observed,
+                      expected=outcome.expected, message=message, duration_s=elapsed,
+                      tags=check.tags, location=loc)

@@ -1,0 +1,209 @@
+"""Load phase: send the request mix with bounded concurrency; record what the client observed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakeai_contract.client_stats import ClientStats
+from fakeai_contract.context import RunContext
+from fakeai_contract.ledger import Status
+from fakeai_contract.model import MixEntry
+from fakeai_contract.plan import PlannedRequest, iter_requests, models_for, total_requests
+
+_FIRST = 5   # how many individual problems an aggregated entry keeps
+
+
+@dataclass
+class _Tally:
+    """Per-check counters with the first few problems kept as evidence."""
+
+    checked: int = 0
+    bad: int = 0
+    missing: int = 0
+    first: list[dict] = field(default_factory=list)
+
+    def add(self, seq: int, problem: str | None) -> None:
+        self.checked += 1
+        if problem:
+            self.bad += 1
+            if len(self.first) < _FIRST:
+                self.first.append({"request": seq, "problem": problem})
+
+
+@dataclass
+class _MixTallies:
+    schema: _Tally = field(default_factory=_Tally)
+    model: _Tally = field(default_factory=_Tally)
+    usage: _Tally = field(default_factory=_Tally)
+    by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _usage_problem(usage: Any) -> str | None:
+    if not isinstance(usage, dict):
+        return "usage is not an object"
+    p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (p, c, t)):
+        return f"usage has non-integer counts: {usage}"
+    if p + c != t:
+        return f"total_tokens {t} != prompt_tokens {p} + completion_tokens {c}"
+    return None
+
+
+class _Load:
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        self.contract = ctx.contract
+        self.stats = ClientStats()
+        self.total = total_requests(self.contract)
+        self.itemize = ctx.options.verbose or self.total <= self.contract.load.itemize
+        self.tallies: dict[str, _MixTallies] = {m.name: _MixTallies() for m in self.contract.load.mix}
+        self.done = 0
+        self.failed = 0
+        self.t0 = time.monotonic()
+
+    async def run(self) -> ClientStats:
+        plan = iter_requests(self.contract)
+        workers = max(1, min(self.contract.load.concurrency, self.total or 1))
+        self.ctx.notify("phase", name="load", total=self.total)
+        await asyncio.gather(*(self._worker(plan) for _ in range(workers)))
+        self._record_aggregates()
+        return self.stats
+
+    async def _worker(self, plan) -> None:
+        for req in plan:    # a shared iterator: each request is taken by exactly one worker
+            await self._one(req)
+
+    async def _one(self, req: PlannedRequest) -> None:
+        ctx, mix = self.ctx, req.mix
+        body = req.body()
+        tallies = self.tallies[mix.name]
+        path = self.contract.load.path
+        if req.is_streaming:
+            on_chunk = self._chunk_validator(mix)
+            res = await ctx.transport.stream(path, body, on_chunk=on_chunk)
+            ok, message, latency = res.ok, res.error, res.elapsed_s
+            observed = {"chunks": res.chunks, "done": res.done, "finish_reason": res.finish_reason,
+                        "ttft_s": None if res.ttft_s is None else round(res.ttft_s, 6)}
+            if res.http_status is not None and res.http_status < 400 and res.chunks:
+                if on_chunk is not None:
+                    tallies.schema.add(req.seq, "; ".join(res.invalid_chunks[:2]) or None if res.invalid_chunk_count else None)
+                tallies.model.add(req.seq, _model_problem(req.model, res.model))
+            usage = res.usage
+            if res.usage is not None:
+                tallies.usage.add(req.seq, _usage_problem(res.usage))
+            self.stats.add(model=req.model, stream=True, ok=ok, latency_s=latency, ttft_s=res.ttft_s,
+                           itl_s=res.itl_s, chunks=res.chunks, done=res.done, usage=usage)
+            status = res.http_status
+        else:
+            res = await ctx.transport.fetch(path, method="POST", body=body)
+            doc = res.document
+            ok, message, latency = res.ok and isinstance(doc, dict), res.error, res.elapsed_s
+            if res.ok and not isinstance(doc, dict):
+                message = f"HTTP {res.http_status}: the answer is JSON but not an object"
+            observed = {"chunks": None, "done": None}
+            usage = None
+            if ok:
+                if mix.response_schema:
+                    errors = ctx.schemas.errors(mix.response_schema, doc)
+                    tallies.schema.add(req.seq, f"{errors[0]['path']}: {errors[0]['message']}" if errors else None)
+                tallies.model.add(req.seq, _model_problem(req.model, doc.get("model")))
+                usage = doc.get("usage")
+                if usage is None:
+                    tallies.usage.missing += 1
+                else:
+                    tallies.usage.add(req.seq, _usage_problem(usage))
+                if isinstance(usage, dict):
+                    observed["completion_tokens"] = usage.get("completion_tokens")
+            self.stats.add(model=req.model, stream=False, ok=ok, latency_s=latency, usage=usage)
+            status = res.http_status
+        self.done += 1
+        self.failed += 0 if ok else 1
+        agg = tallies.by_model.setdefault(req.model, {"total": 0, "succeeded": 0, "failed": 0, "first_failures": []})
+        agg["total"] += 1
+        if ok:
+            agg["succeeded"] += 1
+        else:
+            agg["failed"] += 1
+            if len(agg["first_failures"]) < _FIRST:
+                agg["first_failures"].append({"index": req.seq, "message": message})
+        ctx.notify("request", seq=req.seq, of=req.of, model=req.model, stream=req.is_streaming, ok=ok,
+                   latency_s=latency, message=message, done=self.done, failed=self.failed,
+                   elapsed_s=time.monotonic() - self.t0)
+        if self.itemize:
+            kind = "streaming" if req.is_streaming else "non-streaming"
+            observed = {"index": req.seq, "of": req.of, "model": req.model, "stream": req.is_streaming,
+                        "http_status": status, "latency_s": round(latency, 6), **observed}
+            ctx.ledger.record(
+                f"load/{mix.name}/{req.n}", "load", f"{req.model} {kind} #{req.n}",
+                Status.PASS if ok else Status.FAIL, observed=observed,
+                expected={"http_status": "2xx", "stream_complete": req.is_streaming or None},
+                message=message or "", duration_s=latency, tags=("request", kind),
+                location=ctx.location(mix))
+
+    def _chunk_validator(self, mix: MixEntry):
+        if not mix.chunk_schema:
+            return None
+        schemas, name = self.ctx.schemas, mix.chunk_schema
+
+        def check(chunk: dict) -> str | None:
+            errors = schemas.errors(name, chunk)
+            return f"{errors[0]['path']}: {errors[0]['message']}" if errors else None
+        return check
+
+    def _record_aggregates(self) -> None:
+        ctx = self.ctx
+        for mix in self.contract.load.mix:
+            t = self.tallies[mix.name]
+            kind = "streaming" if mix.is_streaming else "non-streaming"
+            loc = ctx.location(mix)
+            if not self.itemize:
+                for model in models_for(self.contract, mix):
+                    agg = t.by_model.get(model)
+                    if not agg:
+                        continue
+                    ctx.ledger.record(
+                        f"load/{mix.name}/{model}", "load", f"{model} {kind} x{agg['total']}",
+                        Status.FAIL if agg["failed"] else Status.PASS,
+                        observed={"model": model, "stream": mix.is_streaming, **agg},
+                        expected={"failed": 0}, tags=("request", kind), location=loc,
+                        message="" if not agg["failed"] else
+                        f"{agg['failed']} of {agg['total']} failed; first: {agg['first_failures'][0]['message']}")
+            schema_name = mix.chunk_schema if mix.is_streaming else mix.response_schema
+            if schema_name:
+                self._tally_entry(f"schema/responses/{mix.name}", "schema",
+                                  f"{mix.name}: every {'chunk' if mix.is_streaming else 'response'} matches {schema_name}",
+                                  t.schema, loc, ("response",), "responses")
+            self._tally_entry(f"check/responses/{mix.name}/model", "check",
+                              f"{mix.name}: response model equals the requested model", t.model, loc,
+                              ("response",), "responses")
+            self._tally_entry(f"check/responses/{mix.name}/usage", "check",
+                              f"{mix.name}: usage.total_tokens = prompt_tokens + completion_tokens",
+                              t.usage, loc, ("response", "usage"), "responses reporting usage")
+
+    def _tally_entry(self, id: str, phase: str, name: str, t: _Tally, loc, tags, noun: str) -> None:
+        observed = {"checked": t.checked, "bad": t.bad, "first_problems": t.first}
+        if t.missing:
+            observed["missing"] = t.missing
+        if not t.checked:
+            status, message = Status.SKIP, f"no {noun} to check"
+        elif t.bad:
+            status = Status.FAIL
+            message = f"{t.bad} of {t.checked} {noun} fail: request {t.first[0]['request']}: {t.first[0]['problem']}"
+        else:
+            status, message = Status.PASS, f"{t.checked} {noun} checked"
+        self.ctx.ledger.record(id, phase, name, status, observed=observed, expected={"bad": 0},
+                               message=message, tags=tags, location=loc)
+
+
+def _model_problem(requested: str, answered: Any) -> str | None:
+    if answered == requested:
+        return None
+    return f"asked for {requested!r}, the answer names {answered!r}"
+
+
+async def run_load(ctx: RunContext) -> ClientStats:
+    """Send every planned request; returns the client's aggregates."""
+    return await _Load(ctx).run()

@@ -1,0 +1,189 @@
+"""`fakeai-contract run`: load, start a server if asked, run, report, stop; part of the CLI layer."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from fakeai_contract.context import RunOptions
+from fakeai_contract.errors import UsageError
+
+EXIT_INTERRUPTED = 130
+
+
+def _color(args: argparse.Namespace, stream: TextIO) -> bool:
+    if args.no_color or os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class _Progress:
+    """A live one-line display of the load on a TTY; nothing when not a TTY."""
+
+    def __init__(self, stream: TextIO, enabled: bool):
+        self.stream = stream
+        self.enabled = enabled
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if event == "request":
+            now = time.monotonic()
+            if now - self.last < 0.1 and data["done"] != data["of"]:
+                return
+            self.last = now
+            self.stream.write(f"\r  load: {data['done']}/{data['of']} done, {data['failed']} failed, "
+                              f"{data['elapsed_s']:.1f}s ")
+            self.stream.flush()
+            self.shown = True
+        elif event == "phase" and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _target_overrides(args: argparse.Namespace, overrides: dict[str, str]) -> None:
+    if args.host:
+        overrides["FAKEAI_HOST"] = args.host
+    if args.port:
+        overrides["FAKEAI_PORT"] = str(args.port)
+
+
+def _server_log_path(args: argparse.Namespace, reports: list[tuple[str, str]]) -> Path:
+    if args.server_log:
+        return Path(args.server_log)
+    for _fmt, path in reports:
+        if path != "-":
+            return Path(path).parent / "server.log"
+    return Path("fakeai-contract-server.log")
+
+
+def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from fakeai_contract import lifecycle, logsource
+    from fakeai_contract.cli import _overrides
+    from fakeai_contract.load import load_contract
+    from fakeai_contract.output import parse_report_spec
+    from fakeai_contract.runner import new_ledger, run_sync
+
+    overrides = _overrides(args.sets)
+    _target_overrides(args, overrides)
+    reports = [parse_report_spec(spec) for spec in args.report]
+    if args.serve is not None and args.serve_reference:
+        raise UsageError("--serve and --serve-reference both start a server; choose one")
+    port = None
+    if args.serve_reference:
+        port = lifecycle.free_port()
+        overrides.setdefault("FAKEAI_HOST", "127.0.0.1")
+        overrides["FAKEAI_HOST"] = "127.0.0.1"
+        overrides["FAKEAI_PORT"] = str(port)
+    contract = load_contract(args.contract, overrides=overrides)
+    base_url = None if args.serve_reference else (args.base_url or os.environ.get("FAKEAI_BASE_URL"))
+    if args.serve_reference:
+        base_url = f"http://127.0.0.1:{port}"
+    if base_url:
+        contract = replace(contract, target=replace(contract.target, base_url=base_url.rstrip("/")))
+
+    server = None
+    log_source = None
+    if args.serve_reference or args.serve is not None:
+        log_path = _server_log_path(args, reports)
+        if log_path.exists():
+            log_path.unlink()
+        if args.serve_reference:
+            server = lifecycle.ServerProcess(lifecycle.reference_command(args.reference_arg, port),
+                                             log_path=log_path)
+        elif args.serve:
+            server = lifecycle.ServerProcess(args.serve, shell=False, log_path=log_path)
+        else:
+            spec = contract.server
+            if spec is None:
+                raise UsageError(f"--serve without a COMMAND starts the contract's server: block, and "
+                                 f"{contract.source} has none; write --serve \"COMMAND\"")
+            server = lifecycle.ServerProcess(spec.command, shell=spec.shell, env=spec.env, log_path=log_path,
+                                             stop_signal=spec.stop_signal, grace=spec.grace)
+            contract = replace(contract, health=replace(contract.health, timeout=spec.ready_timeout))
+        log_source = logsource.CapturedLog(log_path)
+    elif args.log_file:
+        log_source = logsource.TailedLog(Path(args.log_file))
+        log_source.start()
+
+    progress = _Progress(stderr, enabled=not args.quiet and bool(getattr(stderr, "isatty", lambda: False)()))
+    options = RunOptions(only=tuple(args.only), skip=tuple(args.skip), verbose=args.verbose,
+                         log_source=log_source, server=server, observer=progress)
+    ledger = new_ledger(contract)
+    if server is not None:
+        ledger.meta["server"] = {"command": server.describe() if hasattr(server, "describe") else None,
+                                 "log": str(server.log_path)}
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if server is not None:
+            server.start()
+        run_sync(contract, options, ledger)
+    except KeyboardInterrupt:
+        ledger.interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, _ignore_during_cleanup)
+        progress.clear()
+        if server is not None:
+            server.stop()
+        ledger.finish()
+        try:
+            code = _emit(args, contract, ledger, reports, stdout, stderr)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return code
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _ignore_during_cleanup(signum, frame):
+    """A second SIGTERM while the ledger is being written must not lose it."""
+
+
+def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO) -> int:
+    from fakeai_contract.output import step_summary_path, write_atomic
+    from fakeai_contract.redact import redact
+    from fakeai_contract.report import render
+
+    doc = redact(ledger.to_dict(), contract.secrets)
+    to_stdout = any(path == "-" for _fmt, path in reports)
+    terminal_stream = stderr if to_stdout else stdout
+    terminal = render("terminal", doc, color=_color(args, terminal_stream), verbose=args.verbose,
+                      quiet=args.quiet)
+    terminal_stream.write(terminal)
+    terminal_stream.flush()
+    for fmt, path in reports:
+        text = render(fmt, doc)
+        if path == "-":
+            stdout.write(text)
+            stdout.flush()
+        else:
+            try:
+                write_atomic(path, text)
+            except OSError as exc:
+                print(f"error: cannot write the {fmt} report to {path}: {exc.strerror or exc}", file=stderr)
+                return max(doc["summary"]["exit_code"], 1)
+    summary = step_summary_path(os.environ)
+    if summary is not None:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(render("markdown", doc))
+        except OSError as exc:
+            print(f"warning: cannot append to $GITHUB_STEP_SUMMARY ({summary}): {exc}", file=stderr)
+    return doc["summary"]["exit_code"]

@@ -1,0 +1,108 @@
+"""Runs a contract's phases in order and fills the ledger: health → before → load → settle → after
+→ endpoints and schemas → checks → logs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fakeai_contract.checks.schema import SchemaStore
+from fakeai_contract.context import RunContext, RunOptions
+from fakeai_contract.ledger import Ledger, SkipReason, Status
+from fakeai_contract.model import Contract
+from fakeai_contract.phases import endpoints as endpoint_phase
+from fakeai_contract.phases.checks import run_checks
+from fakeai_contract.phases.health import wait_healthy
+from fakeai_contract.phases.load import run_load
+from fakeai_contract.phases.logs import check_logs
+from fakeai_contract.transport import Transport
+
+
+class Schemas:
+    """Schema validation by name, errors as {path, message}; the phases' view of the SchemaStore."""
+
+    def __init__(self, contract: Contract):
+        self._store = SchemaStore(contract.schema_dirs)
+        self._validators: dict[str, Any] = {}
+
+    def errors(self, name: str, document: Any) -> list[dict]:
+        validator = self._validators.get(name)
+        if validator is None:
+            validator = self._validators[name] = self._store.validator(name)
+        if validator.is_valid(document):
+            return []
+        from fakeai_contract.checks.schema import iter_errors
+        return iter_errors(validator, document)
+
+
+def new_ledger(contract: Contract) -> Ledger:
+    return Ledger(contract=contract.name, target=contract.target.base_url)
+
+
+def _skip_after_unhealthy(ctx: RunContext) -> None:
+    reason = SkipReason.SERVER_NEVER_HEALTHY.value
+    record = ctx.ledger.record
+    for mix in ctx.contract.load.mix:
+        record(f"load/{mix.name}", "load", f"{mix.name} x{mix.count}", Status.SKIP, message=reason,
+               tags=("request",), location=ctx.location(mix))
+    for name, endpoint in ctx.contract.endpoints.items():
+        record(f"endpoint/{name}", "endpoint", endpoint.path, Status.SKIP, message=reason,
+               tags=("endpoint", name), location=ctx.location(endpoint))
+    for check in ctx.contract.checks:
+        record(check.id, "check", check.name, Status.SKIP, message=reason, tags=check.tags,
+               location=ctx.location(check))
+
+
+def _server_exit(ctx: RunContext) -> None:
+    server = ctx.options.server
+    if server is None:
+        return
+    code = server.poll()
+    if code is not None:
+        tail = server.tail(10)
+        ctx.ledger.record("server/exit", "health", "Server stayed up during the run", Status.FAIL,
+                          observed={"exit_code": code, "log_tail": tail}, expected="running",
+                          message=f"the server exited with code {code} during the run; last log lines: "
+                                  + (" | ".join(tail[-5:]) or "(no output)"))
+
+
+async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger:
+    """Run CONTRACT, appending to LEDGER as each phase finishes (so an interrupt keeps the rest)."""
+    concurrency = max(contract.load.concurrency, len(contract.endpoints), 1)
+    async with Transport(contract.target, concurrency=concurrency) as transport:
+        ctx = RunContext(contract=contract, options=options, ledger=ledger, transport=transport,
+                         schemas=Schemas(contract))
+        if not await wait_healthy(ctx):
+            _skip_after_unhealthy(ctx)
+            check_logs(ctx)
+            return ledger
+        if contract.endpoints:
+            ctx.notify("phase", name="snapshot")
+            ctx.before = endpoint_phase.documents(await endpoint_phase.snapshot(ctx))
+        stats = await run_load(ctx)
+        client = stats.to_dict()
+        ledger.client = client
+        _server_exit(ctx)
+        ctx.notify("phase", name="settle")
+        fetched = await endpoint_phase.settle(ctx, client) if contract.endpoints else {}
+        endpoint_phase.record_endpoints(ctx, fetched)
+        after = endpoint_phase.documents(fetched)
+        doc = endpoint_phase.evaluation_document(ctx, after, client)
+
+        async def rebuild(names: list[str]) -> dict[str, Any]:
+            fresh = await endpoint_phase.snapshot(ctx, names) if names else {}
+            after.update(endpoint_phase.documents(fresh))
+            return endpoint_phase.evaluation_document(ctx, after, client)
+
+        ctx.notify("phase", name="checks")
+        await run_checks(ctx, doc, rebuild)
+        check_logs(ctx)
+    return ledger
+
+
+def run_sync(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger:
+    """Run in a fresh event loop; KeyboardInterrupt propagates with the ledger kept."""
+    try:
+        return asyncio.run(run(contract, options, ledger))
+    finally:
+        ledger.finish()

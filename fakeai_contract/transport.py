@@ -1,0 +1,313 @@
+"""The only network code: HTTP requests and SSE streams with deadlines, size caps and timings.
+
+Every operation has a total deadline (connect, headers and the whole body, stream included), a
+cap on the silence between reads, a cap on the body size and on redirects. Whatever the server
+does, the caller gets a value describing it, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import aiohttp
+
+from fakeai_contract.model import Target
+from fakeai_contract.sse import Event, SSEParser
+
+_SNIPPET = 200
+
+
+def _snippet(raw: bytes) -> str:
+    text = raw[:_SNIPPET].decode("utf-8", errors="replace")
+    return text + ("…" if len(raw) > _SNIPPET else "")
+
+
+class BodyTooLarge(Exception):
+    """The response body went past the configured cap."""
+
+
+@dataclass(slots=True)
+class Fetched:
+    """A JSON (or text) document fetched with GET or POST."""
+
+    url: str
+    ok: bool
+    http_status: int | None = None
+    document: Any = None
+    text: str | None = None           # for non-JSON formats (prometheus)
+    error: str | None = None          # why it is not ok, as a user reads it
+    elapsed_s: float = 0.0
+    bytes: int = 0
+    content_type: str = ""
+
+
+@dataclass(slots=True)
+class StreamResult:
+    """What one SSE stream delivered, timed at byte arrival."""
+
+    url: str
+    ok: bool
+    http_status: int | None = None
+    error: str | None = None
+    elapsed_s: float = 0.0
+    ttft_s: float | None = None        # request start → first non-empty content delta
+    itl_s: list[float] = field(default_factory=list)
+    chunks: int = 0
+    done: bool = False
+    finish_reason: str | None = None
+    usage: dict | None = None
+    model: str | None = None
+    content_chars: int = 0
+    bytes: int = 0
+    invalid_chunks: list[str] = field(default_factory=list)   # first schema errors, capped
+    invalid_chunk_count: int = 0
+
+
+def _content_of(delta: dict) -> bool:
+    """A delta that carries generated output: content, reasoning, or a tool call."""
+    return bool(delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning")
+                or delta.get("tool_calls") or delta.get("function_call"))
+
+
+class Transport:
+    """An HTTP client bound to one target; use `async with Transport(target) as t`."""
+
+    def __init__(self, target: Target, *, concurrency: int = 8):
+        self.target = target
+        self.base_url = target.base_url.rstrip("/")
+        self._concurrency = max(1, concurrency)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> "Transport":
+        connector = aiohttp.TCPConnector(limit=self._concurrency + 4, ttl_dns_cache=300,
+                                         enable_cleanup_closed=True)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.target.connect_timeout,
+                                        sock_read=self.target.read_timeout)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers=self.target.headers,
+            auto_decompress=True, raise_for_status=False, trust_env=False)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def url(self, path: str) -> str:
+        return path if "://" in path else f"{self.base_url}{path if path.startswith('/') else '/' + path}"
+
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        cap = self.target.max_body_bytes
+        if resp.content_length is not None and resp.content_length > cap:
+            raise BodyTooLarge(f"body of {resp.content_length} bytes exceeds the cap of {cap} bytes")
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise BodyTooLarge(f"body exceeds the cap of {cap} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def fetch(self, path: str, *, method: str = "GET", body: Any = None, fmt: str = "json",
+                    timeout: float | None = None) -> Fetched:
+        """Fetch PATH and decode it as FMT ('json' or 'text'), within the request deadline."""
+        url = self.url(path)
+        t0 = time.monotonic()
+        result = Fetched(url=url, ok=False)
+        deadline = timeout if timeout is not None else self.target.request_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                async with self._session.request(method, url, json=body,
+                                                 max_redirects=self.target.max_redirects) as resp:
+                    result.http_status = resp.status
+                    result.content_type = resp.headers.get("Content-Type", "")
+                    raw = await self._read_body(resp)
+            result.bytes = len(raw)
+            result.elapsed_s = time.monotonic() - t0
+            _decode(result, raw, fmt)
+        except Exception as exc:  # noqa: BLE001 - every failure of the server becomes a finding
+            result.elapsed_s = time.monotonic() - t0
+            result.error = describe_exception(exc, deadline)
+        return result
+
+    async def stream(self, path: str, body: Any, *, on_chunk: Callable[[dict], str | None] | None = None,
+                     timeout: float | None = None) -> StreamResult:
+        """POST BODY and consume the SSE answer, timing each chunk at byte arrival.
+
+        ON_CHUNK validates each decoded chunk and returns an error text or None.
+        """
+        url = self.url(path)
+        result = StreamResult(url=url, ok=False)
+        deadline = timeout if timeout is not None else self.target.request_timeout
+        cap = self.target.max_body_bytes
+        parser = SSEParser()
+        now = time.monotonic
+        t0 = now()
+        last_token = 0.0
+        itl = result.itl_s
+        try:
+            async with asyncio.timeout(deadline):
+                async with self._session.post(url, json=body, max_redirects=self.target.max_redirects,
+                                              headers={"Accept": "text/event-stream"}) as resp:
+                    result.http_status = resp.status
+                    ctype = resp.headers.get("Content-Type", "")
+                    if resp.status >= 400 or "text/event-stream" not in ctype:
+                        raw = await self._read_body(resp)
+                        result.bytes = len(raw)
+                        result.error = _http_problem(resp.status, ctype, raw, "text/event-stream")
+                        result.elapsed_s = now() - t0
+                        return result
+                    async for data in resp.content.iter_any():
+                        stamp = now()
+                        result.bytes += len(data)
+                        if result.bytes > cap:
+                            raise BodyTooLarge(f"stream exceeds the cap of {cap} bytes")
+                        tokens = 0
+                        for event in parser.feed(data):
+                            problem, found = _on_event(result, event, on_chunk)
+                            if problem:
+                                result.error = problem
+                                result.elapsed_s = now() - t0
+                                return result
+                            tokens += found
+                            if result.done:
+                                break
+                        if tokens:
+                            # one stamp per arrival: every content delta in it arrived together
+                            if result.ttft_s is None:
+                                result.ttft_s = stamp - t0
+                            else:
+                                itl.append(stamp - last_token)
+                            if tokens > 1:
+                                itl.extend([0.0] * (tokens - 1))
+                            last_token = stamp
+                        if result.done:
+                            break
+            result.elapsed_s = now() - t0
+            if not result.done:
+                result.error = ("stream ended without data: [DONE]"
+                                + (" and without a finish_reason" if result.finish_reason is None else "")
+                                + f" after {result.chunks} chunks")
+            elif result.finish_reason is None:
+                result.error = "stream ended with [DONE] but no chunk carried a finish_reason"
+            else:
+                result.ok = True
+        except Exception as exc:  # noqa: BLE001 - every failure of the server becomes a finding
+            result.elapsed_s = now() - t0
+            result.error = describe_exception(exc, deadline, streaming=True, chunks=result.chunks)
+        return result
+
+def _on_event(result: StreamResult, event: Event, on_chunk) -> tuple[str | None, int]:
+    """Apply one SSE event to RESULT; return (problem, number of content deltas it carried)."""
+    if event.event == "error":
+        return f"server sent an error event: {event.data[:_SNIPPET]}", 0
+    data = event.data
+    if data == "[DONE]":
+        result.done = True
+        return None, 0
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return f"chunk {result.chunks + 1} is not valid JSON: {data[:_SNIPPET]!r}", 0
+    if not isinstance(chunk, dict):
+        return f"chunk {result.chunks + 1} is not a JSON object: {data[:_SNIPPET]!r}", 0
+    if "error" in chunk:
+        return f"server sent an error in the stream: {json.dumps(chunk['error'])[:_SNIPPET]}", 0
+    result.chunks += 1
+    if on_chunk is not None:
+        problem = on_chunk(chunk)
+        if problem:
+            result.invalid_chunk_count += 1
+            if len(result.invalid_chunks) < 5:
+                result.invalid_chunks.append(f"chunk {result.chunks}: {problem}")
+    if result.model is None:
+        result.model = chunk.get("model")
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        result.usage = usage
+    tokens = 0
+    choices = chunk.get("choices")
+    if isinstance(choices, list):
+        for choice in choices:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and _content_of(delta):
+                tokens += 1
+                content = delta.get("content")
+                if isinstance(content, str):
+                    result.content_chars += len(content)
+            if choice.get("finish_reason"):
+                result.finish_reason = choice["finish_reason"]
+    return None, tokens
+
+
+def _decode(result: Fetched, raw: bytes, fmt: str) -> None:
+    status = result.http_status or 0
+    if status >= 400:
+        result.error = _http_problem(status, result.content_type, raw, "application/json")
+        try:
+            result.document = json.loads(raw)
+        except ValueError:
+            pass
+        return
+    if fmt != "json":
+        result.text = raw.decode("utf-8", errors="replace")
+        result.ok = True
+        return
+    try:
+        result.document = json.loads(raw)
+    except ValueError:
+        kind = result.content_type.split(";")[0] or "no content type"
+        result.error = f"HTTP {status}: expected JSON, got {kind}: {_snippet(raw)!r}"
+        return
+    result.ok = True
+
+
+def _http_problem(status: int, ctype: str, raw: bytes, wanted: str) -> str:
+    if status >= 400:
+        message = None
+        try:
+            doc = json.loads(raw)
+            if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
+                message = doc["error"].get("message")
+            elif isinstance(doc, dict):
+                message = doc.get("detail") or doc.get("message")
+        except ValueError:
+            pass
+        return f"HTTP {status}: {message or _snippet(raw) or 'empty body'}"
+    kind = ctype.split(";")[0] or "no content type"
+    return f"HTTP {status}: expected {wanted}, got {kind}: {_snippet(raw)!r}"
+
+
+def describe_exception(exc: BaseException, deadline: float, *, streaming: bool = False, chunks: int = 0) -> str:
+    """A one-line account of a transport failure, as the user reads it in the ledger."""
+    after = f" after {chunks} chunks" if streaming and chunks else ""
+    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ServerTimeoutError):
+        return f"no complete answer within the deadline of {deadline:g}s{after}"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return f"the server went silent (read timeout){after}"
+    if isinstance(exc, BodyTooLarge):
+        return str(exc)
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return f"too many redirects ({len(exc.history)})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect: {exc.os_error.strerror or exc}" if exc.os_error else f"cannot connect: {exc}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return f"the server closed the connection{after}"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"the response body was cut off{after}: {exc}"
+    if isinstance(exc, (ConnectionResetError, aiohttp.ClientOSError)):
+        return f"connection reset{after}: {exc}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"invalid HTTP response: {exc.message}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return f"invalid URL: {exc}"
+    if isinstance(exc, aiohttp.ClientError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
