@@ -115,7 +115,6 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
             server = lifecycle.ServerProcess(spec.command, shell=spec.shell, env=spec.env, log_path=log_path,
                                              stop_signal=spec.stop_signal, grace=spec.grace)
             contract = replace(contract, health=replace(contract.health, timeout=spec.ready_timeout))
-        log_source = logsource.CapturedLog(log_path)
     elif args.log_file:
         log_source = logsource.TailedLog(Path(args.log_file))
         log_source.start()
@@ -125,13 +124,13 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
                          log_source=log_source, server=server, observer=progress)
     ledger = new_ledger(contract)
     if server is not None:
-        ledger.meta["server"] = {"command": server.describe() if hasattr(server, "describe") else None,
-                                 "log": str(server.log_path)}
+        ledger.meta["server"] = {"command": server.display(), "log": str(log_path)}
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if server is not None:
             server.start()
+            options = replace(options, log_source=logsource.CapturedLog(log_path, server.log_start))
         run_sync(contract, options, ledger)
     except KeyboardInterrupt:
         ledger.interrupted = True
@@ -140,6 +139,9 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         progress.clear()
         if server is not None:
             server.stop()
+        lifecycle.stop_all()
+        if isinstance(log_source, logsource.TailedLog):
+            log_source.close()
         ledger.finish()
         try:
             code = _emit(args, contract, ledger, reports, stdout, stderr)
@@ -157,7 +159,7 @@ def _ignore_during_cleanup(signum, frame):
 
 
 def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO) -> int:
-    from fakeai_contract.output import step_summary_path, write_atomic
+    from fakeai_contract.output import append_text, step_summary_path, write_atomic
     from fakeai_contract.redact import redact
     from fakeai_contract.report import render
 
@@ -182,8 +184,7 @@ def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO) -> in
     summary = step_summary_path(os.environ)
     if summary is not None:
         try:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(render("markdown", doc))
+            append_text(summary, render("markdown", doc))
         except OSError as exc:
             print(f"warning: cannot append to $GITHUB_STEP_SUMMARY ({summary}): {exc}", file=stderr)
     return doc["summary"]["exit_code"]

@@ -59,10 +59,12 @@ def _server_exit(ctx: RunContext) -> None:
         return
     code = server.poll()
     if code is not None:
+        from fakeai_contract.lifecycle import describe_exit
+
         tail = server.tail(10)
         ctx.ledger.record("server/exit", "health", "Server stayed up during the run", Status.FAIL,
                           observed={"exit_code": code, "log_tail": tail}, expected="running",
-                          message=f"the server exited with code {code} during the run; last log lines: "
+                          message=f"the server {describe_exit(code)} during the run; last log lines: "
                                   + (" | ".join(tail[-5:]) or "(no output)"))
 
 

@@ -56,7 +56,8 @@ async def wait_healthy(ctx: RunContext) -> bool:
         tail = server.tail(10)
         observed["exit_code"] = exited
         observed["log_tail"] = tail
-        message = (f"the server exited with code {exited} before it became healthy; last log lines: "
+        from fakeai_contract.lifecycle import describe_exit
+        message = (f"the server {describe_exit(exited)} before it became healthy; last log lines: "
                    + (" | ".join(tail[-5:]) or "(no output)"))
     elif last.ok:
         message = f"the server answered but never reported ready within {health.timeout:g}s ({attempts} attempts)"

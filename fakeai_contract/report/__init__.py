@@ -1,0 +1,27 @@
+"""Reporters: pure functions from the ledger document to text, one per output format."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from fakeai_contract.report import json, junit, markdown, tap, terminal
+
+Renderer = Callable[..., str]
+
+#: format name → renderer(doc, *, color, verbose, quiet) -> str
+FORMATS: dict[str, Renderer] = {
+    "terminal": terminal.render,
+    "json": json.render,
+    "junit": junit.render,
+    "tap": tap.render,
+    "markdown": markdown.render,
+}
+
+
+def render(fmt: str, doc: dict, *, color: bool = False, verbose: bool = False, quiet: bool = False) -> str:
+    """The ledger document DOC rendered in format FMT."""
+    try:
+        renderer = FORMATS[fmt]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown report format {fmt!r}; formats: {', '.join(FORMATS)}") from None
+    return renderer(doc, color=color, verbose=verbose, quiet=quiet)
