@@ -139,7 +139,6 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         progress.clear()
         if server is not None:
             server.stop()
-        lifecycle.stop_all()
         if isinstance(log_source, logsource.TailedLog):
             log_source.close()
         ledger.finish()

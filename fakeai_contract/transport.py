@@ -262,9 +262,11 @@ def _decode(result: Fetched, raw: bytes, fmt: str) -> None:
         return
     try:
         result.document = json.loads(raw)
-    except ValueError:
+    except ValueError as exc:
         kind = result.content_type.split(";")[0] or "no content type"
-        result.error = f"HTTP {status}: expected JSON, got {kind}: {_snippet(raw)!r}"
+        # A JSON content type with a broken body is a different finding from HTML or plain text.
+        what = f"invalid JSON ({exc})" if "json" in kind.lower() else f"expected JSON, got {kind}"
+        result.error = f"HTTP {status}: {what}: {_snippet(raw)!r}"
         return
     result.ok = True
 
@@ -301,7 +303,10 @@ def describe_exception(exc: BaseException, deadline: float, *, streaming: bool =
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return f"the server closed the connection{after}"
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"the response body was cut off{after}: {exc}"
+        # aiohttp's text nests reprs of two exceptions; say what happened and the parser's reason.
+        how = " by a connection reset" if "ConnectionResetError" in str(exc) else ""
+        reason = getattr(exc.__cause__, "message", None) or str(exc)
+        return f"the response body was cut off{how}{after}: {reason}"
     if isinstance(exc, (ConnectionResetError, aiohttp.ClientOSError)):
         return f"connection reset{after}: {exc}"
     if isinstance(exc, aiohttp.ClientResponseError):

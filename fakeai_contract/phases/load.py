@@ -174,13 +174,13 @@ class _Load:
             schema_name = mix.chunk_schema if mix.is_streaming else mix.response_schema
             if schema_name:
                 self._tally_entry(f"schema/responses/{mix.name}", "schema",
-                                  f"{mix.name}: every {'chunk' if mix.is_streaming else 'response'} matches {schema_name}",
+                                  f"{mix.name} {'chunks' if mix.is_streaming else 'responses'} match {schema_name}",
                                   t.schema, loc, ("response",), "responses")
             self._tally_entry(f"check/responses/{mix.name}/model", "check",
-                              f"{mix.name}: response model equals the requested model", t.model, loc,
+                              f"{mix.name}: model echoes the request", t.model, loc,
                               ("response",), "responses")
             self._tally_entry(f"check/responses/{mix.name}/usage", "check",
-                              f"{mix.name}: usage.total_tokens = prompt_tokens + completion_tokens",
+                              f"{mix.name}: usage adds up",
                               t.usage, loc, ("response", "usage"), "responses reporting usage")
 
     def _tally_entry(self, id: str, phase: str, name: str, t: _Tally, loc, tags, noun: str) -> None:

@@ -1,0 +1,134 @@
+"""`extends`: load a contract's bases, in order, and deep-merge them under it, positions kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fakeai_contract import resources
+from fakeai_contract.errors import ContractError, Location, did_you_mean
+from fakeai_contract.yamlpos import PosDict, PosList, load_file, value_location
+
+MAX_DEPTH = 16
+#: Lists that accumulate across extends; an entry whose name matches an inherited one replaces it.
+APPENDED_LISTS = {("checks",), ("load", "mix")}
+_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A contract tree with its bases merged in, and every file read (bases first, root last)."""
+
+    tree: PosDict
+    files: tuple[Path, ...]
+
+
+def merge(base: Any, over: Any, path: tuple[str, ...] = ()) -> Any:
+    """OVER deep-merged onto BASE: mappings merge (OVER wins), appended lists append, others replace."""
+    if isinstance(base, PosDict) and isinstance(over, PosDict):
+        out = PosDict(base, loc=over.loc)
+        out.key_locs, out.value_locs = dict(base.key_locs), dict(base.value_locs)
+        for key, value in over.items():
+            out[key] = merge(base[key], value, path + (key,)) if key in base else value
+            out.key_locs[key] = over.key_locs.get(key)
+            out.value_locs[key] = over.value_locs.get(key)
+        return out
+    if path in APPENDED_LISTS and isinstance(base, PosList) and isinstance(over, PosList):
+        return _append_by_name(base, over)
+    return over
+
+
+def _name_of(item: Any) -> Any:
+    return item.get("name") if isinstance(item, PosDict) else None
+
+
+def _append_by_name(base: PosList, over: PosList) -> PosList:
+    out = PosList(base, loc=over.loc)
+    out.item_locs = list(base.item_locs)
+    index = {_name_of(item): i for i, item in enumerate(out) if _name_of(item) is not None}
+    for i, item in enumerate(over):
+        name = _name_of(item)
+        if name is not None and name in index:
+            out[index[name]] = item
+            out.item_locs[index[name]] = over.item_locs[i]
+        else:
+            if name is not None:
+                index[name] = len(out)
+            out.append(item)
+            out.item_locs.append(over.item_locs[i])
+    return out
+
+
+def _display(path: Path) -> str:
+    return path.name
+
+
+def resolve_base(entry: str, folder: Path, loc: Location | None) -> Path:
+    """The file an `extends` entry names: relative to FOLDER, or a shipped contract's name."""
+    if not isinstance(entry, str) or not entry.strip():
+        raise ContractError(f"an extends entry must be a file name, got {entry!r}", loc,
+                            fix="write extends: [base.yaml]")
+    candidate = folder / entry
+    if candidate.is_file() and candidate.suffix in _SUFFIXES:
+        return candidate
+    if "/" not in entry and "\\" not in entry:
+        shipped = resources.shipped_contract(entry)
+        if shipped is not None:
+            return shipped
+    if candidate.is_file():
+        raise ContractError(f"extends names {entry!r}, which is not a .yaml or .yml file", loc,
+                            fix="extend contract files only")
+    choices = [p.name for p in folder.glob("*.y*ml")] + resources.shipped_contract_names()
+    hint = did_you_mean(entry, choices)
+    raise ContractError(f"extends names {entry!r}, which does not exist (looked in {folder} and "
+                        "the shipped contracts)" + (f"; did you mean {hint!r}?" if hint else ""), loc,
+                        fix="write a path relative to this contract, or a shipped contract's name "
+                            f"({', '.join(resources.shipped_contract_names()) or 'none'})")
+
+
+def _extends_entries(tree: PosDict) -> list[tuple[str, Location | None]]:
+    raw = tree.get("extends")
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [(raw, value_location(tree, "extends"))]
+    if isinstance(raw, PosList):
+        return [(item, value_location(raw, i)) for i, item in enumerate(raw)]
+    raise ContractError(f"extends must be a list of contract files, got {raw!r}",
+                        value_location(tree, "extends"), fix="write extends: [base.yaml]")
+
+
+def load_tree(path: Path, chain: tuple[Path, ...] = ()) -> Merged:
+    """PATH's tree with its extends chain merged in (cycles and over-deep chains are errors)."""
+    resolved = path.resolve()
+    if resolved in chain:
+        names = " → ".join(_display(p) for p in chain[chain.index(resolved):] + (resolved,))
+        raise ContractError(f"extends cycle: {names}", Location(str(path)),
+                            fix="remove one of the extends entries in the cycle")
+    if len(chain) >= MAX_DEPTH:
+        raise ContractError(f"extends chain deeper than {MAX_DEPTH} files", Location(str(path)),
+                            fix="flatten the chain of bases")
+    tree = load_file(path)
+    if not isinstance(tree, PosDict):
+        kind = "empty" if tree is None else "a list" if isinstance(tree, PosList) else f"the value {tree!r:.40}"
+        raise ContractError(f"a contract must be a mapping of keys (contract, target, checks, ...), "
+                            f"but {path.name} is {kind}", getattr(tree, "loc", None) or Location(str(path), 1),
+                            fix="start the file with 'contract: NAME' and 'target: {base_url: ...}'")
+    merged_base: PosDict | None = None
+    files: list[Path] = []
+    for entry, loc in _extends_entries(tree):
+        base_path = resolve_base(entry, path.parent, loc)
+        try:
+            base = load_tree(base_path, chain + (resolved,))
+        except ContractError as exc:
+            if exc.message.startswith("extends cycle") and exc.location == Location(str(base_path)):
+                exc.location = loc      # point at the extends entry that closes the cycle
+            raise
+        merged_base = base.tree if merged_base is None else merge(merged_base, base.tree)
+        files += [f for f in base.files if f not in files]
+    own = PosDict({k: v for k, v in tree.items() if k != "extends"}, loc=tree.loc)
+    own.key_locs = {k: v for k, v in tree.key_locs.items() if k != "extends"}
+    own.value_locs = {k: v for k, v in tree.value_locs.items() if k != "extends"}
+    result = own if merged_base is None else merge(merged_base, own)
+    return Merged(result, tuple(files) + (path,))

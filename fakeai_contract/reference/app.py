@@ -1,0 +1,68 @@
+"""The Starlette application: routes, the event bus lifespan, OpenAI-style 404/405 bodies."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .chat import ChatCompletions
+from .options import ReferenceOptions
+from .state import ReferenceState
+from .validation import ApiError
+
+
+def _document(produce: Callable[[], dict[str, Any]]):
+    async def endpoint(request: Request) -> JSONResponse:
+        return JSONResponse(produce())
+    return endpoint
+
+
+def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    codes = {404: ("unknown_url", f"Unknown request URL: {request.method} {request.url.path}."),
+             405: ("method_not_allowed", f"Method {request.method} is not allowed for {request.url.path}.")}
+    code, message = codes.get(exc.status_code, (None, str(exc.detail)))
+    err = ApiError(exc.status_code, message, code=code)
+    return JSONResponse(err.body(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def build_app(options: ReferenceOptions, state: ReferenceState | None = None) -> Starlette:
+    """The reference server as an ASGI application (the event bus runs in its lifespan)."""
+    state = state or ReferenceState(options)
+    chat = ChatCompletions(state)
+
+    async def retrieve_model(request: Request) -> JSONResponse:
+        name = request.path_params["model"]
+        if name not in state.models:
+            err = ApiError(404, f"The model '{name}' does not exist.", param="model", code="model_not_found")
+            return JSONResponse(err.body(), status_code=404)
+        return JSONResponse(state.model_card(name))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        state.bus.start()
+        try:
+            yield
+        finally:
+            await state.bus.stop()
+
+    routes = [
+        Route("/health", _document(state.health), methods=["GET"]),
+        Route("/v1/models", _document(state.model_list), methods=["GET"]),
+        Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
+        Route("/v1/chat/completions", chat.endpoint, methods=["POST"]),
+        Route("/metrics", _document(state.metrics), methods=["GET"]),
+        Route("/metrics/events", _document(state.events), methods=["GET"]),
+        Route("/metrics/errors", _document(state.error_metrics), methods=["GET"]),
+        Route("/metrics/streaming", _document(state.streaming), methods=["GET"]),
+        Route("/metrics/slo", _document(state.slo), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: _http_error, 405: _http_error})
+    app.state.reference = state
+    return app

@@ -1,0 +1,49 @@
+"""The reference server's options: timing, faults and network, as one frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_MODELS = ("gpt-4", "gpt-4-turbo", "gpt-3.5-turbo", "claude-3-opus", "claude-3-sonnet")
+
+#: The port `fakeai-contract serve` listens on when none is given (the seed's port).
+DEFAULT_CLI_PORT = 8765
+
+
+@dataclass(frozen=True)
+class ReferenceOptions:
+    """Everything the reference server can be told; times are in seconds.
+
+    Timing: ``latency`` delays a non-streaming response only. A stream sends its headers and the
+    role chunk at once, its first content token ``ttft`` after the request arrived, and each further
+    token ``itl`` after the previous one's scheduled time, so clients measure exactly these values.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0                      # 0: pick a free port (the CLI's default is 8765)
+    latency: float = 0.005
+    ttft: float = 0.01
+    itl: float = 0.002
+    error_rate: float = 0.0            # fraction of chat requests answered 500
+    drop_stream_rate: float = 0.0      # fraction of streams cut before the finish chunk and [DONE]
+    miscount: int = 0                  # phantom requests added to /metrics total_requests only
+    event_lag: float = 0.0             # each event is applied this long after it was published
+    log_errors: bool = False           # log a Traceback for every 500 served
+    seed: int | None = None            # makes error and drop decisions reproducible
+    slo_target: float = 0.99
+    access_log: bool = False
+    models: tuple[str, ...] = DEFAULT_MODELS
+
+    def __post_init__(self) -> None:
+        for name in ("latency", "ttft", "itl", "event_lag"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("error_rate", "drop_stream_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
+        if not 0.0 < self.slo_target < 1.0:
+            raise ValueError(f"slo_target must be strictly between 0 and 1, got {self.slo_target!r}")
+        if self.miscount < 0:
+            raise ValueError(f"miscount must be >= 0, got {self.miscount!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {self.port!r}")

@@ -1,0 +1,81 @@
+"""The server's in-process state: options, event bus, trackers, faults, known models."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .bus import EventBus
+from .faults import Faults
+from .options import ReferenceOptions
+from .trackers import ErrorTracker, RequestTracker, StreamTracker
+
+#: Models learnt from requests are listed by /v1/models, up to this many beyond the defaults.
+MAX_EXTRA_MODELS = 1000
+
+
+class ReferenceState:
+    """Everything the endpoints share; the metrics documents are read from here."""
+
+    def __init__(self, options: ReferenceOptions):
+        self.options = options
+        self.started_at = time.monotonic()
+        self.created = int(time.time())
+        self.bus = EventBus(lag=options.event_lag)
+        self.requests = RequestTracker()
+        self.errors = ErrorTracker()
+        self.streams = StreamTracker()
+        for tracker in (self.requests, self.errors, self.streams):
+            self.bus.subscribe(tracker.subscriptions())
+        self.faults = Faults(options.error_rate, options.drop_stream_rate, options.seed)
+        self.models: dict[str, None] = dict.fromkeys(options.models)
+
+    def note_model(self, model: str) -> None:
+        """Remember a requested model so /v1/models lists it."""
+        if model not in self.models and len(self.models) < len(self.options.models) + MAX_EXTRA_MODELS:
+            self.models[model] = None
+
+    def uptime(self) -> float:
+        """Seconds since the server started."""
+        return time.monotonic() - self.started_at
+
+    def health(self) -> dict[str, Any]:
+        """The /health document."""
+        return {"status": "healthy", "ready": True, "timestamp": time.time(), "uptime_s": self.uptime()}
+
+    def model_list(self) -> dict[str, Any]:
+        """The /v1/models document."""
+        return {"object": "list", "data": [self.model_card(name) for name in self.models]}
+
+    def model_card(self, name: str) -> dict[str, Any]:
+        """One model object."""
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "fakeai-contract"}
+
+    def metrics(self) -> dict[str, Any]:
+        """The /metrics document (with --miscount phantom requests)."""
+        now = time.monotonic()
+        return self.requests.snapshot(now, now - self.started_at, self.options.miscount)
+
+    def events(self) -> dict[str, Any]:
+        """The /metrics/events document."""
+        bus = self.bus
+        return {
+            "events_published": bus.published,
+            "events_processed": bus.processed,
+            "queue_depth": bus.queue_depth,
+            "events_by_type": dict(bus.published_by_type),
+            "subscribers": bus.subscriber_count,
+            "event_lag_s": bus.lag,
+        }
+
+    def error_metrics(self) -> dict[str, Any]:
+        """The /metrics/errors document."""
+        return self.errors.snapshot()
+
+    def streaming(self) -> dict[str, Any]:
+        """The /metrics/streaming document."""
+        return self.streams.snapshot()
+
+    def slo(self) -> dict[str, Any]:
+        """The /metrics/slo document."""
+        return self.errors.slo(self.options.slo_target)

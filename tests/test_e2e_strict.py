@@ -1,0 +1,119 @@
+"""End to end: the strict contract holds the server's numbers against the client's (issue 4)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from fakeai_contract.lifecycle import ServerProcess, free_port, reference_command
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def statuses(ledger: dict) -> dict[str, str]:
+    return {e["id"]: e["status"] for e in ledger["entries"]}
+
+
+def failing(ledger: dict) -> set[str]:
+    return {e["id"] for e in ledger["entries"] if e["status"] in ("fail", "error")}
+
+
+def run(cli, contract: str, *reference_args: str, sets: tuple[str, ...] = ()):
+    argv = ["run", contract, "--serve-reference", "--report", "json:-", "--quiet"]
+    argv += [f"--reference-arg={a}" for a in reference_args]
+    for s in sets:
+        argv += ["--set", s]
+    return cli(*argv)
+
+
+REQUEST_COUNT_CHECKS = {"check/request-count-consistency", "check/server-request-count-equals-requests-sent"}
+STREAM_CHECKS = {"check/server-successful-streams-equal-streams-that-completed-with-done",
+                 "check/server-failed-streams-equal-streams-the-client-saw-fail",
+                 "check/every-stream-ended-with-data-done"}
+
+
+def test_strict_contract_passes_on_a_clean_server(cli):
+    r = run(cli, "fakeai-strict")
+    assert r.code == 0, failing(r.ledger)
+    assert not failing(r.ledger)
+
+
+def test_strict_contract_passes_on_a_server_that_already_served_traffic(cli, tmp_path):
+    """Deltas, not totals: 50 requests before the run do not disturb the counts."""
+    port = free_port()
+    with ServerProcess(reference_command([], port), log_path=tmp_path / "server.log") as server:
+        base = f"http://127.0.0.1:{port}"
+
+        async def warm():
+            async with aiohttp.ClientSession() as s:
+                for _ in range(200):
+                    try:
+                        async with s.get(f"{base}/health") as resp:
+                            if resp.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        await asyncio.sleep(0.05)
+                for i in range(50):
+                    body = {"model": "gpt-4", "messages": [{"role": "user", "content": f"warm {i}"}],
+                            "stream": i % 2 == 0}
+                    async with s.post(f"{base}/v1/chat/completions", json=body) as resp:
+                        assert resp.status == 200
+                        await resp.read()
+        asyncio.run(warm())
+        r = cli("run", "fakeai-strict", "--base-url", base, "--report", "json:-", "--quiet")
+        assert server.poll() is None
+    assert r.code == 0, failing(r.ledger)
+    before = next(e for e in r.ledger["entries"] if e["id"] == "check/server-request-count-equals-requests-sent")
+    assert before["observed"] == 20
+
+
+def test_miscount_fails_exactly_the_request_count_checks(cli):
+    seed = run(cli, "fakeai-final", "--miscount=3")
+    assert seed.code == 1 and failing(seed.ledger) == {"check/request-count-consistency"}
+    strict = run(cli, "fakeai-strict", "--miscount=3")
+    assert strict.code == 1 and failing(strict.ledger) == REQUEST_COUNT_CHECKS
+    entry = next(e for e in strict.ledger["entries"] if e["id"] == "check/server-request-count-equals-requests-sent")
+    assert entry["observed"] == 23 and entry["expected"] == 20
+
+
+def test_dropped_streams_fail_the_stream_checks_and_the_seed_check_misses_them(cli):
+    strict = run(cli, "fakeai-strict", "--drop-stream-rate=0.5", "--seed=7")
+    assert strict.code == 1
+    assert STREAM_CHECKS <= failing(strict.ledger)
+    dropped = [e for e in strict.ledger["entries"] if e["id"].startswith("load/streaming/") and e["status"] == "fail"]
+    assert dropped and all("without data: [DONE]" in e["message"] for e in dropped)
+    # the seed's "total == successful + failed" holds on a server that miscounts dropped streams
+    seed = run(cli, "fakeai-final", "--drop-stream-rate=0.5", "--seed=7")
+    assert statuses(seed.ledger)["check/streaming-count-consistency"] == "pass"
+
+
+def test_error_rate_makes_server_and_client_error_counts_agree_and_slo_react(cli):
+    r = run(cli, "fakeai-strict", "--error-rate=0.3", "--seed=3")
+    s = statuses(r.ledger)
+    assert r.code == 1
+    assert r.ledger["client"]["requests"]["failed"] > 0
+    assert s["check/server-error-count-equals-failures-the-client-saw"] == "pass"
+    assert s["check/error-tracker-request-count-equals-requests-sent"] == "pass"
+    assert s["check/server-failed-streams-equal-streams-the-client-saw-fail"] == "pass"
+    assert s["check/success-rate-meets-the-slo-target"] == "fail"
+    assert s["check/slo-reported-as-met"] == "fail"
+
+
+def test_event_lag_is_waited_for_and_fails_when_the_wait_is_shorter(cli):
+    ok = run(cli, "fakeai-strict", "--event-lag=0.3")
+    assert ok.code == 0, failing(ok.ledger)
+    settle = next(e for e in ok.ledger["entries"] if e["id"] == "settle")
+    assert settle["status"] == "pass" and settle["observed"]["elapsed_s"] >= 0.2
+    short = run(cli, "fakeai-strict", "--event-lag=0.3", sets=("SETTLE_TIMEOUT=0.05",))
+    assert short.code == 1
+    assert statuses(short.ledger)["settle"] == "warn"
+    assert "check/events-processed-equal-events-published" in failing(short.ledger)
+
+
+def test_client_timing_matches_configured_ttft_and_itl(cli):
+    r = run(cli, "fakeai-strict", "--ttft=0.05", "--itl=0.01")
+    client = r.ledger["client"]
+    assert abs(client["ttft_s"]["p50"] - 0.05) <= 0.005, client["ttft_s"]
+    assert abs(client["itl_s"]["p50"] - 0.01) <= 0.002, client["itl_s"]
