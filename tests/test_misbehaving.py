@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract.lifecycle import free_port
-from tests.conftest import run_cli
-from tests.misbehaving_server import MisbehavingServer
+from conftest import run_cli
+from misbehaving_server import MisbehavingServer
 
 SMALL = str(Path(__file__).parent / "data" / "contracts" / "hardening" / "small.yaml")
 WALL = 15.0
@@ -188,5 +188,5 @@ def test_findings_reach_every_report_format(tmp_path, fmt):
         result = run_cli("run", SMALL, "--base-url", server.url, "--report", f"{fmt}:{path}", "--no-color")
     assert result.code == 1
     text = path.read_text()
-    assert "stream ended without data: [DONE]" in text
+    assert "stream ended without data:" in text and "after 3 chunks" in text
     assert TRACEBACK not in text + result.out + result.err

@@ -69,6 +69,9 @@ class _Load:
         workers = max(1, min(self.contract.load.concurrency, self.total or 1))
         self.ctx.notify("phase", name="load", total=self.total)
         await asyncio.gather(*(self._worker(plan) for _ in range(workers)))
+        wall = time.monotonic() - self.t0
+        self.ctx.ledger.meta["load"] = {"requests": self.done, "concurrency": workers, "wall_s": round(wall, 6),
+                                        "requests_per_second": round(self.done / wall, 3) if wall > 0 else None}
         self._record_aggregates()
         return self.stats
 

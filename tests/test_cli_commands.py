@@ -1,0 +1,147 @@
+"""lint, explain, init, tag selection, the step summary, progress and the pytest plugin (issue 6)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fakeai_contract.resources import contracts_dir, shipped_contract_names
+from fakeai_contract.run_command import _Progress
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("FAKEAI_HOST", "FAKEAI_PORT", "EXPLAIN_TEST_API_KEY", "FAKEAI_API_KEY", "FAKEAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_explain_matches_the_expected_output_of_a_three_level_chain(cli, clean_env):
+    r = cli("explain", str(DATA / "explain/chain/child.yaml"))
+    assert r.code == 0, r.err
+    assert r.out == (DATA / "explain/chain/expected.txt").read_text()
+    assert "sk-explain-secret-123" not in r.out
+
+
+def test_explain_resolves_set_overrides(cli, clean_env):
+    r = cli("explain", str(DATA / "explain/chain/child.yaml"), "--set", "FAKEAI_PORT=9999")
+    assert "target: http://127.0.0.1:9999" in r.out
+
+
+def test_lint_accepts_every_shipped_contract(cli):
+    names = shipped_contract_names()
+    assert {"fakeai-final", "fakeai-strict", "fakeai-base", "fakeai-event-flow", "fakeai-error-metrics",
+            "fakeai-streaming-metrics"} <= set(names)
+    r = cli("lint", *[str(contracts_dir() / f"{n}.yaml") for n in names])
+    assert r.code == 0, r.err
+    assert r.out.count("ok: ") == len(names)
+
+
+def test_lint_reports_every_bad_contract_and_exits_2(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("contract: x\nversion: 1\ntarget: {base_url: http://x}\nchecks:\n  - {name: a, that: metrics.x, gt: 0}\n")
+    r = cli("lint", str(contracts_dir() / "fakeai-final.yaml"), str(bad))
+    assert r.code == 2
+    assert "ok: " in r.out and "bad.yaml:5" in r.err and "Traceback" not in r.err
+
+
+def test_init_scaffolds_a_contract_that_lints_and_refuses_to_overwrite(cli, tmp_path):
+    target = tmp_path / "mine"
+    r = cli("init", str(target))
+    assert r.code == 0, r.err
+    assert (target / "contract.yaml").exists() and (target / "metrics.schema.json").exists()
+    assert cli("lint", str(target / "contract.yaml")).code == 0
+    again = cli("init", str(target))
+    assert again.code == 2 and "already exists" in again.err
+
+
+def test_init_contract_runs_against_the_reference_server(cli, tmp_path):
+    cli("init", str(tmp_path / "c"))
+    r = cli("run", str(tmp_path / "c" / "contract.yaml"), "--serve-reference", "--report", "json:-")
+    assert r.code == 0, [e for e in r.ledger["entries"] if e["status"] not in ("pass", "skip")]
+
+
+def test_only_and_skip_select_checks_by_tag_and_record_skips(cli):
+    r = cli("run", "--serve-reference", "--only", "consistency", "--report", "json:-")
+    assert r.code == 0
+    checks = [e for e in r.ledger["entries"] if e["id"].startswith("check/") and "response" not in e["tags"]]
+    ran = {e["id"] for e in checks if e["status"] != "skip"}
+    assert len(ran) == 4 and all("consistency" in e["tags"] for e in checks if e["status"] != "skip")
+    skipped = [e for e in checks if e["status"] == "skip"]
+    assert len(skipped) == 15 and all("deselected by tag" in e["message"] for e in skipped)
+    r2 = cli("run", "--serve-reference", "--skip", "field", "--report", "json:-")
+    assert sum(1 for e in r2.ledger["entries"] if e["status"] == "skip" and "field" in e["tags"]) == 15
+
+
+def test_markdown_goes_to_the_github_step_summary(cli, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    r = cli("run", "--serve-reference", "--quiet")
+    assert r.code == 0
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "PASS" in text and "|" in text
+
+
+def test_several_reports_in_one_run_agree(cli, tmp_path):
+    from junitparser import JUnitXml
+    from tap.parser import Parser
+
+    r = cli("run", "--serve-reference", "--reference-arg=--error-rate=0.3", "--reference-arg=--seed=5",
+            "--report", f"json:{tmp_path}/l.json", "--report", f"junit:{tmp_path}/j.xml",
+            "--report", f"tap:{tmp_path}/t.tap", "--report", f"markdown:{tmp_path}/m.md")
+    assert r.code == 1
+    summary = json.loads((tmp_path / "l.json").read_text())["summary"]
+    xml = JUnitXml.fromfile(str(tmp_path / "j.xml"))
+    assert (xml.tests, xml.failures, xml.errors, xml.skipped) == (
+        summary["total"], summary["failed"], summary["errors"], summary["skipped"])
+    lines = [l for l in Parser().parse_text((tmp_path / "t.tap").read_text()) if l.category == "test"]
+    assert len(lines) == summary["total"]
+    assert sum(1 for l in lines if not l.ok) == summary["failed"] + summary["errors"]
+    assert sum(1 for l in lines if l.skip) == summary["skipped"]
+    assert summary["verdict"] in (Path(tmp_path / "m.md").read_text())
+
+
+def test_progress_line_only_on_a_tty():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, plain = Tty(), io.StringIO()
+    for stream in (tty, plain):
+        p = _Progress(stream, enabled=stream.isatty())
+        p("request", {"done": 20, "of": 20, "failed": 1, "elapsed_s": 1.5})
+        p.clear()
+    assert "20/20 done, 1 failed" in tty.getvalue() and plain.getvalue() == ""
+
+
+def test_pytest_plugin_turns_ledger_entries_into_tests(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--contract",
+         str(contracts_dir() / "fakeai-final.yaml"), "--contract-serve-reference", "-q", "-rA",
+         "--junitxml", str(tmp_path / "j.xml"), "--rootdir", str(tmp_path), "-o", "testpaths="],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "PASSED" in proc.stdout and "check/request-count-consistency" in proc.stdout
+    from junitparser import JUnitXml
+    xml = JUnitXml.fromfile(str(tmp_path / "j.xml"))
+    assert xml.tests >= 46
+
+
+def test_pytest_plugin_reports_a_broken_server_as_failed_tests(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--contract",
+         str(contracts_dir() / "fakeai-final.yaml"), "--contract-serve-reference",
+         "--contract-arg=--reference-arg=--miscount=5", "-q", "-k", "consistency", "--rootdir", str(tmp_path),
+         "-o", "testpaths="], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "1 failed" in proc.stdout and "request-count-consistency" in proc.stdout

@@ -1,0 +1,136 @@
+"""Ctrl-C and SIGTERM during the load: exit 130, the ledger so far written and marked, no server left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MANY = ROOT / "tests" / "data" / "contracts" / "hardening" / "many.yaml"
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def _children(pid: int) -> list[int]:
+    """Live (non-zombie) processes whose parent is PID."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _requests_logged(log: Path) -> int:
+    try:
+        return log.read_text(errors="replace").count("POST /v1/chat/completions")
+    except OSError:
+        return 0
+
+
+def _poll(condition, timeout: float, what: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the run ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_during_load_writes_the_ledger_and_stops_the_server(tmp_path, signum):
+    report = tmp_path / "ledger.json"
+    log = tmp_path / "server.log"          # a started server's output goes beside the first report
+    cmd = [sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--serve-reference",
+           "--reference-arg=--latency=0.2", "--reference-arg=--access-log",
+           "--report", f"json:{report}", "--no-color"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})
+    try:
+        _poll(lambda: _children(proc.pid), 30, "the reference server to start", proc)
+        servers = _children(proc.pid)
+        _poll(lambda: _requests_logged(log) >= 3, 45, "the load phase to send requests", proc)
+        t0 = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+        stopped_in = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    assert proc.returncode == 130, err[-3000:]
+    assert stopped_in < 15, f"took {stopped_in:.1f}s to stop after the signal"
+    assert TRACEBACK not in out and TRACEBACK not in err, err[-3000:]
+    assert not report.with_name(report.name + ".tmp").exists()
+
+    ledger = json.loads(report.read_text())      # complete JSON, not a torn write
+    assert ledger["interrupted"] is True
+    assert ledger["summary"]["exit_code"] == 130
+    ids = [e["id"] for e in ledger["entries"]]
+    assert ids[0] == "health" and ledger["entries"][0]["status"] == "pass"
+    done = [e for e in ledger["entries"] if e["id"].startswith("load/non-streaming/")]
+    assert 2 <= len(done) < 300, ids                # the requests so far, not the whole load
+    assert all(e["status"] == "pass" for e in done[:2]), done[:2]
+    assert not any(i.startswith(("endpoint/", "check/request-count")) for i in ids), ids  # never reached
+    assert ledger["meta"]["server"]["log"] == str(log)
+
+    # the reference server the run started is gone, not orphaned
+    assert servers
+    for pid in servers:
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), f"reference server {pid} survived the interrupted run"
+
+
+@pytest.mark.timeout(60)
+def test_interrupt_while_waiting_for_health_is_recorded(tmp_path):
+    """A run interrupted before any entry exists still writes a valid, interrupted ledger."""
+    import socket
+
+    report = tmp_path / "ledger.json"
+    with socket.socket() as listener:              # accepts connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+        cmd = [sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--base-url", url,
+               "--set", "SERVER_TIMEOUT=60", "--report", f"json:{report}", "--no-color"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            listener.settimeout(30)
+            conn, _ = listener.accept()            # the health wait has started
+            conn.close()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    assert TRACEBACK not in out + err
+    ledger = json.loads(report.read_text())
+    assert ledger["interrupted"] is True
+    assert ledger["summary"]["exit_code"] == 130
