@@ -126,6 +126,7 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     if server is not None:
         ledger.meta["server"] = {"command": server.display(), "log": str(log_path)}
     previous = signal.getsignal(signal.SIGTERM)
+    previous_int = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if server is not None:
@@ -135,7 +136,10 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     except KeyboardInterrupt:
         ledger.interrupted = True
     finally:
+        # A second Ctrl-C (or SIGTERM) while the server is stopped or the reports are written would
+        # lose the ledger; cleanup is bounded (the server's grace, then SIGKILL), so ignore them.
         signal.signal(signal.SIGTERM, _ignore_during_cleanup)
+        signal.signal(signal.SIGINT, _ignore_during_cleanup)
         progress.clear()
         if server is not None:
             server.stop()
@@ -146,6 +150,8 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
             code = _emit(args, contract, ledger, reports, stdout, stderr)
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
     return code
 
 
@@ -154,7 +160,7 @@ def _raise_interrupt(signum, frame):
 
 
 def _ignore_during_cleanup(signum, frame):
-    """A second SIGTERM while the ledger is being written must not lose it."""
+    """A second SIGINT or SIGTERM while the server stops and the ledger is written must not lose it."""
 
 
 def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO) -> int:

@@ -211,8 +211,8 @@ def _on_event(result: StreamResult, event: Event, on_chunk) -> tuple[str | None,
         result.done = True
         return None, 0
     try:
-        chunk = json.loads(data)
-    except ValueError:
+        chunk = strict_json(data)
+    except (ValueError, RecursionError):
         return f"chunk {result.chunks + 1} is not valid JSON: {data[:_SNIPPET]!r}", 0
     if not isinstance(chunk, dict):
         return f"chunk {result.chunks + 1} is not a JSON object: {data[:_SNIPPET]!r}", 0
@@ -247,6 +247,15 @@ def _on_event(result: StreamResult, event: Event, on_chunk) -> tuple[str | None,
     return None, tokens
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def strict_json(raw: bytes | str) -> Any:
+    """JSON as RFC 8259 defines it: NaN and Infinity, which Python's parser accepts, are errors."""
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
 def _decode(result: Fetched, raw: bytes, fmt: str) -> None:
     status = result.http_status or 0
     if status >= 400:
@@ -261,8 +270,8 @@ def _decode(result: Fetched, raw: bytes, fmt: str) -> None:
         result.ok = True
         return
     try:
-        result.document = json.loads(raw)
-    except ValueError as exc:
+        result.document = strict_json(raw)
+    except (ValueError, RecursionError) as exc:
         kind = result.content_type.split(";")[0] or "no content type"
         # A JSON content type with a broken body is a different finding from HTML or plain text.
         what = f"invalid JSON ({exc})" if "json" in kind.lower() else f"expected JSON, got {kind}"

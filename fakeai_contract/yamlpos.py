@@ -59,7 +59,7 @@ class PosList(list):
 
 
 class QuotedStr(str):
-    """A string the user quoted: '${X}' stays a string even when X looks like a number."""
+    """A string the user quoted: in free-form data (a request body) '${X}' stays a string."""
 
 
 def location(file: str, mark) -> Location:

@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -22,7 +23,8 @@ MODES = (
     "ok", "health_503", "health_html", "chat_500", "chat_not_json", "chat_reset", "stream_truncated",
     "stream_stall", "stream_invalid_json", "metrics_invalid_json", "metrics_wrong_types",
     "metrics_hang", "metrics_trickle", "metrics_huge", "metrics_huge_chunked", "redirect_loop",
-    "counts_disagree", "events_never_published",
+    "counts_disagree", "events_never_published", "metrics_nan", "metrics_deep", "metrics_gzip_bomb",
+    "redirect_elsewhere",
 )
 
 HUGE_BYTES = 64 * 1024 * 1024
@@ -64,6 +66,10 @@ class MisbehavingServer:
         self.mode = mode
         self.counters = Counters()
         self.seen_headers: list[dict[str, str]] = []    # headers of every request, for assertions
+        self.error_message = "The server had an error (test mode chat_500)."
+        self.nesting = 100_000      # metrics_deep: far deeper than any recursive decoder allows
+        self.latency = 0.0          # seconds before each chat answer
+        self.redirect_to = ""       # redirect_elsewhere: the base URL /metrics is redirected to
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
@@ -78,10 +84,10 @@ class MisbehavingServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "MisbehavingServer":
+    def start(self, port: int = 0) -> "MisbehavingServer":
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._connection, "127.0.0.1", 0, limit=_MAX_HEADER), self._loop)
+            asyncio.start_server(self._connection, "127.0.0.1", port, limit=_MAX_HEADER), self._loop)
         self._server = future.result(timeout=10)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -148,6 +154,8 @@ class MisbehavingServer:
         body = json.loads(request.body or b"{}")
         model = body.get("model", "gpt-4")
         stream = bool(body.get("stream"))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         ok = await self._answer_chat(model, stream, reader, writer)
         with self._lock:
             c = self.counters
@@ -163,9 +171,8 @@ class MisbehavingServer:
                            writer: asyncio.StreamWriter) -> bool:
         mode = self.mode
         if mode == "chat_500":
-            await _send_json(writer, {"error": {"message": "The server had an error (test mode chat_500).",
-                                                "type": "server_error", "code": "internal_error"}},
-                             status=500)
+            await _send_json(writer, {"error": {"message": self.error_message, "type": "server_error",
+                                                "code": "internal_error"}}, status=500)
             return False
         if mode == "chat_not_json":
             await _send(writer, 200, "text/plain", b"Sorry, I only speak plain text today.")
@@ -235,6 +242,8 @@ class MisbehavingServer:
             doc.update(total_requests=str(c.requests), requests_per_second=None)
         if self.mode == "metrics_wrong_types" and path == "/metrics/errors":
             doc.update(total_errors=str(c.errors), error_rate=None)
+        if self.mode == "metrics_nan" and path == "/metrics":
+            doc.update(requests_per_second=float("nan"), avg_response_time=float("inf"))
         return doc
 
     async def _invalid_json(self, reader, writer) -> None:
@@ -257,6 +266,22 @@ class MisbehavingServer:
     async def _huge_chunked(self, reader, writer) -> None:
         await _stream_filler(writer, announce=False)
 
+    async def _deep(self, reader, writer) -> None:
+        doc = json.dumps(self.metrics_document("/metrics"))
+        depth = self.nesting
+        await _send(writer, 200, "application/json",
+                    (doc[:-1] + ', "nested": ' + "[" * depth + "]" * depth + "}").encode())
+
+    async def _gzip_bomb(self, reader, writer) -> None:
+        body = _gzip_of_zeros(HUGE_BYTES)
+        writer.write(_head(200, "application/json", len(body), extra="Content-Encoding: gzip\r\n") + body)
+        await writer.drain()
+
+    async def _redirect_elsewhere(self, reader, writer) -> None:
+        writer.write(f"HTTP/1.1 302 Found\r\nLocation: {self.redirect_to}/metrics\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        await writer.drain()
+
     async def _redirect(self, reader, writer) -> None:
         writer.write(b"HTTP/1.1 302 Found\r\nLocation: /metrics?again=1\r\nContent-Length: 0\r\n"
                      b"Connection: close\r\n\r\n")
@@ -275,6 +300,9 @@ _METRICS_FAULTS: dict[str, Callable[[MisbehavingServer, asyncio.StreamReader, as
     "metrics_huge": MisbehavingServer._huge,
     "metrics_huge_chunked": MisbehavingServer._huge_chunked,
     "redirect_loop": MisbehavingServer._redirect,
+    "metrics_deep": MisbehavingServer._deep,
+    "metrics_gzip_bomb": MisbehavingServer._gzip_bomb,
+    "redirect_elsewhere": MisbehavingServer._redirect_elsewhere,
 }
 
 
@@ -297,10 +325,18 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     return Request(method, target, headers, body)
 
 
-def _head(status: int, ctype: str, length: int | None) -> bytes:
+def _head(status: int, ctype: str, length: int | None, extra: str = "") -> bytes:
     framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
     return (f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\nContent-Type: {ctype}\r\n"
-            f"{framing}\r\nConnection: close\r\n\r\n").encode()
+            f"{extra}{framing}\r\nConnection: close\r\n\r\n").encode()
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    """SIZE zero bytes gzip-compressed (about a thousandth of SIZE), compressed a block at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join(parts) + packer.flush()
 
 
 def _chunked(data: bytes) -> bytes:
@@ -368,3 +404,33 @@ def _usage_chunk(model: str) -> bytes:
            "model": model, "choices": [],
            "usage": {"prompt_tokens": 9, "completion_tokens": len(_TOKENS), "total_tokens": 9 + len(_TOKENS)}}
     return b"data: " + json.dumps(doc).encode() + b"\n\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run as a process: `python tests/misbehaving_server.py MODE --port P [--ignore-sigterm]`."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=MODES)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each chat answer")
+    parser.add_argument("--ignore-sigterm", action="store_true",
+                        help="ignore SIGTERM, as a wedged server does (only SIGKILL stops it)")
+    args = parser.parse_args(argv)
+    if args.ignore_sigterm:
+        signal.signal(signal.SIGTERM, lambda *_: print("SIGTERM received and ignored", flush=True))
+    server = MisbehavingServer(args.mode)
+    server.latency = args.latency
+    server.start(args.port)
+    print(f"misbehaving server ({args.mode}) listening on {server.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

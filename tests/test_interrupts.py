@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,47 @@ def test_interrupt_while_waiting_for_health_is_recorded(tmp_path):
     ledger = json.loads(report.read_text())
     assert ledger["interrupted"] is True
     assert ledger["summary"]["exit_code"] == 130
+
+
+def _served(port: int) -> int:
+    """How many chat requests the server on PORT has answered (0 while it is not up)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/errors", timeout=1) as resp:
+            return json.load(resp)["total_requests"]
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.timeout(90)
+def test_second_ctrl_c_while_a_wedged_server_is_stopped_keeps_the_ledger(tmp_path):
+    """Ctrl-C twice: the second lands while the runner waits for a server that ignores SIGTERM."""
+    from fakeai_contract.lifecycle import free_port
+
+    report = tmp_path / "ledger.json"
+    port = free_port()
+    server_cmd = (f"{sys.executable} {ROOT / 'tests' / 'misbehaving_server.py'} ok --port {port} "
+                  "--latency 0.1 --ignore-sigterm")
+    cmd = [sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--serve", server_cmd,
+           "--port", str(port), "--set", "SERVER_TIMEOUT=30", "--report", f"json:{report}", "--no-color"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _poll(lambda: _served(port) >= 3, 45, "the load phase to send requests", proc)
+        servers = _children(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        log = tmp_path / "server.log"
+        _poll(lambda: "SIGTERM received and ignored" in log.read_text(errors="replace"), 10,
+              "the runner to ask the server to stop", proc)
+        # the runner now waits out the server's grace period: interrupt it once more
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    assert TRACEBACK not in out + err, err[-3000:]
+    ledger = json.loads(report.read_text())
+    assert ledger["interrupted"] is True
+    assert any(e["id"].startswith("load/non-streaming/") for e in ledger["entries"])
+    for pid in servers:
+        assert not _alive(pid), f"server {pid} survived"

@@ -352,3 +352,20 @@ def test_load_is_importable_without_side_effects():
     result = subprocess.run([sys.executable, "-c", "import fakeai_contract.load"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and result.stdout == ""
+
+
+@pytest.mark.parametrize("name", resources.shipped_contract_names())
+def test_every_shipped_contract_loads(name):
+    contract = load_contract(name, env={})
+    assert contract.source == resources.shipped_contract(name) and contract.endpoints
+
+
+def test_error_renders_location_source_line_caret_and_fix(tmp_path):
+    path = write(tmp_path, "r.yaml", HEAD + "  request_timeout: soon\n")
+    with pytest.raises(ContractError) as info:
+        load_contract(path, env={})
+    lines = info.value.render().splitlines()
+    assert lines[0] == f"error: {path}:4:20: target.request_timeout: expected a number, got 'soon'"
+    assert lines[1] == "   4 |   request_timeout: soon"
+    assert lines[2] == " " * 26 + "^"
+    assert lines[3] == '  fix: write request_timeout: 15 or request_timeout: "${REQUEST_TIMEOUT:-15}"'

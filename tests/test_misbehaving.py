@@ -41,6 +41,9 @@ CASES = {
     "metrics_huge": {"endpoint/metrics": ("fail", "exceeds the cap of 8388608 bytes")},
     "metrics_huge_chunked": {"endpoint/metrics": ("fail", "exceeds the cap of 8388608 bytes")},
     "redirect_loop": {"endpoint/metrics": ("fail", "too many redirects")},
+    "metrics_nan": {"endpoint/metrics": ("fail", "invalid JSON (NaN is not a JSON value)")},
+    "metrics_deep": {"endpoint/metrics": ("fail", "invalid JSON (maximum recursion depth exceeded")},
+    "metrics_gzip_bomb": {"endpoint/metrics": ("fail", "exceeds the cap of 8388608 bytes")},
     "counts_disagree": {"check/request-count-consistency": ("fail", "metrics.total_requests = 14; expected 4")},
     "events_never_published": {"check/event-bus-activity": ("fail", "events.events_published = 0; expected > 0")},
 }
@@ -52,6 +55,7 @@ _DEPENDENT = {
     "metrics_invalid_json": _READS_METRICS, "metrics_hang": _READS_METRICS,
     "metrics_trickle": _READS_METRICS, "metrics_huge": _READS_METRICS,
     "metrics_huge_chunked": _READS_METRICS, "redirect_loop": _READS_METRICS,
+    "metrics_nan": _READS_METRICS, "metrics_deep": _READS_METRICS, "metrics_gzip_bomb": _READS_METRICS,
     "chat_500": {"load/non-streaming/2", "load/streaming/1"},
     "chat_not_json": {"load/non-streaming/2", "load/streaming/2"},
     "chat_reset": {"load/non-streaming/2", "load/streaming/2"},

@@ -12,7 +12,8 @@ import pytest
 
 from fakeai_contract.reference import ReferenceOptions, ReferenceServer, spawn_reference
 
-from reference_helpers import CHAT, chat_body, drained, get_json, json_chunks, parse_sse, session, stream_raw, wait_until
+from reference_helpers import (CHAT, chat_body, drained, get_json, json_chunks, parse_sse, session, stream_raw,
+                               wait_until)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -107,10 +108,10 @@ def test_miscount_puts_metrics_total_off_by_exactly_n(http):
 
 
 def test_event_lag_keeps_events_queued_then_metrics_catch_up(http):
-    with _server(event_lag=0.4) as srv:
+    with _server(event_lag=1.0) as srv:
         http.post(srv.base_url + CHAT, json=chat_body(), timeout=5).raise_for_status()
         events = get_json(http, srv.base_url, "/metrics/events")
-        assert events["queue_depth"] > 0 and events["event_lag_s"] == 0.4
+        assert events["queue_depth"] > 0 and events["event_lag_s"] == 1.0
         assert events["events_processed"] < events["events_published"]
         assert get_json(http, srv.base_url, "/metrics")["total_requests"] == 0
         snap = drained(http, srv.base_url, timeout=5)
@@ -196,3 +197,28 @@ def test_bad_option_exits_2():
     done = subprocess.run([sys.executable, "-m", "fakeai_contract.reference", "--error-rate", "2"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "--error-rate" in done.stderr
+
+
+def test_stop_is_bounded_with_a_stream_still_open():
+    import threading
+    import time
+
+    srv = _server(ttft=0.0, itl=1.0).start()
+    outcome = {}
+
+    def client():
+        with session() as s:
+            try:
+                outcome["ends"] = parse_sse(stream_raw(s, srv.base_url, chat_body(stream=True, max_tokens=50),
+                                                       timeout=30)[2])[-1]
+            except Exception as exc:  # the server going away mid-stream is the expected outcome
+                outcome["error"] = exc
+    worker = threading.Thread(target=client)
+    worker.start()
+    wait_until(lambda: srv.state.streams.started == 1)
+    started = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - started < 6
+    worker.join(10)
+    assert not worker.is_alive()
+    assert outcome.get("ends") != b"[DONE]"

@@ -173,7 +173,8 @@ def test_event_bus_accounting_after_n_requests(fresh, http):
     models = list(DEFAULT_MODELS)
     plain, streams = 7, 5
     for i in range(plain):
-        http.post(fresh.base_url + CHAT, json=chat_body(model=models[i % 5], max_tokens=10), timeout=5).raise_for_status()
+        r = http.post(fresh.base_url + CHAT, json=chat_body(model=models[i % 5], max_tokens=10), timeout=5)
+        r.raise_for_status()
     for i in range(streams):
         status, _, raw = stream_raw(http, fresh.base_url, chat_body(model=models[i % 5], stream=True, max_tokens=6))
         assert status == 200 and parse_sse(raw)[-1] == b"[DONE]"

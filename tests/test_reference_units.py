@@ -189,7 +189,8 @@ def test_stream_tracker_percentiles_and_counts():
     handlers["stream.failed"](_event("stream.failed", model="m", chunks=1, duration_s=0.1))
     handlers["stream.started"](_event("stream.started", model="n"))
     snap = streams.snapshot()
-    assert (snap["total_streams"], snap["successful_streams"], snap["failed_streams"], snap["active_streams"]) == (6, 5, 1, 1)
+    counts = [snap[k] for k in ("total_streams", "successful_streams", "failed_streams", "active_streams")]
+    assert counts == [6, 5, 1, 1]
     assert snap["ttft_percentiles"]["p50"] == pytest.approx(0.03)
     assert snap["ttft_percentiles"]["p90"] == pytest.approx(0.046)   # linear interpolation
     assert snap["itl_percentiles"]["p50"] == pytest.approx(0.003)
@@ -338,15 +339,16 @@ def test_serve_without_the_reference_extra_exits_2_with_one_line():
 # --- timing ---------------------------------------------------------------------------------
 
 def test_precise_selector_wakes_within_a_fraction_of_a_millisecond():
+    # Plain epoll rounds these up to the next millisecond (0.0035 -> 4 ms; 0.009 often -> 10 ms).
     selector = PreciseSelector()
     try:
-        overshoots = []
-        for timeout in (0.0004, 0.002, 0.0035, 0.009, 0.0123) * 4:
-            start = time.monotonic()
-            assert selector.select(timeout) == []
-            overshoots.append(time.monotonic() - start - timeout)
-        overshoots.sort()
-        assert overshoots[0] >= 0                     # never early
-        assert overshoots[len(overshoots) // 2] < 0.0006
+        for timeout in (0.0004, 0.002, 0.0035, 0.009, 0.0123):
+            overshoots = []
+            for _ in range(5):
+                start = time.monotonic()
+                assert selector.select(timeout) == []
+                overshoots.append(time.monotonic() - start - timeout)
+            assert min(overshoots) >= 0, timeout          # never early
+            assert min(overshoots) < 0.0004, (timeout, overshoots)
     finally:
         selector.close()

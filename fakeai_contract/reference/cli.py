@@ -38,21 +38,27 @@ _target = _typed(float, lambda v: 0 < v < 1, "a target strictly between 0 and 1"
 #: Option name, argparse keywords. Defaults come from ReferenceOptions, so both APIs agree.
 _OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--host", {"help": "address to bind (default: %(default)s)"}),
-    ("--port", {"type": _port, "default": DEFAULT_CLI_PORT, "help": "port (default: %(default)s; 0: a free port)"}),
-    ("--latency", {"type": _seconds, "help": "delay before a non-streaming response (default: %(default)s)"}),
-    ("--ttft", {"type": _seconds, "help": "delay from request arrival to a stream's first content token "
-                                          "(default: %(default)s)"}),
-    ("--itl", {"type": _seconds, "help": "delay between a stream's content tokens (default: %(default)s)"}),
-    ("--error-rate", {"type": _fraction, "help": "fraction of chat requests answered 500 (default: %(default)s)"}),
-    ("--drop-stream-rate", {"type": _fraction, "help": "fraction of streams cut before the finish chunk and "
-                                                       "[DONE], still counted successful (default: %(default)s)"}),
-    ("--miscount", {"type": _count, "help": "phantom requests added to /metrics total_requests only "
-                                            "(default: %(default)s)"}),
-    ("--event-lag", {"type": _seconds, "help": "apply each metrics event this long after it was published "
-                                               "(default: %(default)s)"}),
+    ("--port", {"type": _port, "default": DEFAULT_CLI_PORT,
+                "help": "port (default: %(default)s; 0: a free port)"}),
+    ("--latency", {"metavar": "S", "type": _seconds,
+                   "help": "delay before a non-streaming response (default: %(default)s)"}),
+    ("--ttft", {"metavar": "S", "type": _seconds,
+                "help": "delay from request arrival to a stream's first content token (default: %(default)s)"}),
+    ("--itl", {"metavar": "S", "type": _seconds,
+               "help": "delay between a stream's content tokens (default: %(default)s)"}),
+    ("--error-rate", {"metavar": "F", "type": _fraction,
+                      "help": "fraction of chat requests answered 500 (default: %(default)s)"}),
+    ("--drop-stream-rate", {"metavar": "F", "type": _fraction,
+                            "help": "fraction of streams cut before the finish chunk and [DONE], "
+                                    "still counted successful (default: %(default)s)"}),
+    ("--miscount", {"metavar": "N", "type": _count,
+                    "help": "phantom requests added to /metrics total_requests only (default: %(default)s)"}),
+    ("--event-lag", {"metavar": "S", "type": _seconds,
+                     "help": "apply each metrics event this long after it was published (default: %(default)s)"}),
     ("--log-errors", {"action": "store_true", "help": "log a Traceback to stderr for every 500 served"}),
-    ("--seed", {"type": int, "help": "seed for the error and drop decisions (default: random)"}),
-    ("--slo-target", {"type": _target, "help": "availability target of /metrics/slo (default: %(default)s)"}),
+    ("--seed", {"metavar": "N", "type": int, "help": "seed for the error and drop decisions (default: random)"}),
+    ("--slo-target", {"metavar": "F", "type": _target,
+                      "help": "availability target of /metrics/slo (default: %(default)s)"}),
     ("--access-log", {"action": "store_true", "help": "log every request (uvicorn access log)"}),
 )
 

@@ -1,0 +1,389 @@
+"""Performance benchmark of the runner against the bundled reference server.
+
+    python3 tests/perf/bench.py [--quick] [--repeat N] [--json OUT] [--wrk PATH | --no-wrk]
+
+Every figure is the median over N repeats, and every ratio is taken within one repeat (the two
+sides measured back to back against the same server) before the median. The runner always runs
+as a subprocess (`python3 -m fakeai_contract run ... --base-url URL`) against a reference server
+the benchmark started once per section, so neither side pays for a server start; its CPU time
+and peak RSS come from `os.wait4`. Server and runner share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import requests
+
+from fakeai_contract.lifecycle import ServerProcess, free_port, reference_command
+
+HERE = Path(__file__).resolve().parent
+MIX_CONTRACT = HERE / "contracts" / "bench-mix.yaml"
+BASELINE = HERE / "seed_baseline.py"
+CHAT = "/v1/chat/completions"
+TTFT_S, ITL_S = 0.05, 0.01          # the timing section's server settings
+HEALTH_TIMEOUT_S = 30.0
+CHILD_TIMEOUT_S = 600.0
+#: The body wrk sends: the bench contract's non-streaming body, as the runner sends it.
+WRK_BODY = {"messages": [{"role": "user", "content": "Test request 1: Please respond with a brief greeting."}],
+            "max_tokens": 50, "temperature": 0.7, "stream": False, "model": "gpt-4"}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each section does."""
+
+    repeat: int
+    cpu_requests: int        # requests of one kind in the CPU-per-request runs
+    cpu_concurrency: int
+    wrk_seconds: int
+    timing_streams: int
+    timing_concurrency: int
+    big_mix: int             # requests in the large mix (half streaming)
+    small_mix: int           # ... and in the mix it is compared with
+    mix_concurrency: int
+
+
+FULL = Sizes(repeat=3, cpu_requests=2000, cpu_concurrency=32, wrk_seconds=3, timing_streams=40,
+             timing_concurrency=4, big_mix=10_000, small_mix=1_000, mix_concurrency=64)
+QUICK = Sizes(repeat=1, cpu_requests=60, cpu_concurrency=32, wrk_seconds=1, timing_streams=8,
+              timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64)
+
+
+@dataclass
+class Metric:
+    """One row of the report: the runs' values, their median, and the target it is held to."""
+
+    key: str
+    label: str
+    unit: str
+    runs: list[float] = field(default_factory=list)
+    target: str = ""
+    meets: Callable[[float], bool] | None = None
+    note: str = ""
+
+    @property
+    def value(self) -> float | None:
+        return statistics.median(self.runs) if self.runs else None
+
+    @property
+    def met(self) -> bool | None:
+        if self.meets is None or self.value is None:
+            return None
+        return bool(self.meets(self.value))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "unit": self.unit, "value": self.value,
+                "runs": self.runs, "target": self.target or None, "met": self.met, "note": self.note}
+
+
+@dataclass
+class Child:
+    """A finished subprocess: exit code, wall time, rusage of its tree, the runner's ledger."""
+
+    code: int
+    wall_s: float
+    cpu_s: float
+    maxrss_mb: float
+    ledger: dict | None = None
+
+
+def run_child(argv: list[str], log: Path) -> Child:
+    """Run ARGV to completion and account for it with wait4 (user + sys CPU, peak RSS)."""
+    with open(log, "ab") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        # wait4 rather than Popen.wait: it returns the child's own resource usage.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Child(code=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
+                 maxrss_mb=usage.ru_maxrss / 1024)      # Linux reports ru_maxrss in KiB
+
+
+class Bench:
+    """The shared state of one benchmark run: sizes, a scratch folder, failures seen."""
+
+    def __init__(self, sizes: Sizes, workdir: Path, wrk: str | None):
+        self.sizes = sizes
+        self.workdir = workdir
+        self.wrk = wrk
+        self.failures: list[str] = []
+        self._runs = 0
+
+    def runner(self, base_url: str, contract: Path | None = None, **sets: int) -> Child:
+        """Run the CLI against BASE_URL with the contract variables SETS; its ledger attached."""
+        self._runs += 1
+        report = self.workdir / f"ledger-{self._runs}.json"
+        argv = [sys.executable, "-m", "fakeai_contract", "run", *([str(contract)] if contract else []),
+                "--base-url", base_url, "-q", "--no-color", "--report", f"json:{report}"]
+        for name, value in sets.items():
+            argv += ["--set", f"{name}={value}"]
+        log = self.workdir / f"runner-{self._runs}.log"
+        child = run_child(argv, log)
+        child.ledger = json.loads(report.read_text()) if report.exists() else None
+        if child.code != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            self.failures.append(f"runner exited {child.code}: {' '.join(argv[3:])}: {' | '.join(tail)}")
+        return child
+
+    def mix(self, base_url: str, *, non_streaming: int, streaming: int, concurrency: int) -> Child:
+        """Run the bench contract with this mix."""
+        return self.runner(base_url, MIX_CONTRACT, non_streaming=non_streaming, streaming=streaming,
+                           concurrency=concurrency)
+
+    @contextmanager
+    def server(self, *args: str) -> Iterator[str]:
+        """A reference server with ARGS on a free port, healthy; its base URL."""
+        port = free_port()
+        with ServerProcess(reference_command(list(args), port),
+                           log_path=self.workdir / f"server-{port}.log") as server:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, server)
+            yield url
+
+
+def _wait_healthy(url: str, server: ServerProcess) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    with requests.Session() as s:
+        s.trust_env = False
+        while True:
+            try:
+                if s.get(url + "/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"reference server not healthy: {server!r}; log: {server.tail(10)}")
+            time.sleep(0.02)
+
+
+def _load_meta(child: Child, key: str) -> float | None:
+    return ((child.ledger or {}).get("meta") or {}).get("load", {}).get(key)
+
+
+def _client(child: Child, *path: str) -> Any:
+    value: Any = (child.ledger or {}).get("client")
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+# -- 1. the seed contract against the seed's script -----------------------------------------
+
+def bench_seed(b: Bench) -> list[Metric]:
+    """Wall time of the shipped contract and of the seed's sequential script, same server."""
+    runner = Metric("seed.runner_wall_s", "seed contract: runner wall (subprocess, --base-url)", "s")
+    base = Metric("seed.baseline_wall_s", "seed contract: seed script wall (requests + sleep(1))", "s")
+    ratio = Metric("seed.ratio", "seed contract: runner / seed script", "x", target="<= 0.3",
+                   meets=lambda v: v <= 0.3)
+    load = Metric("seed.runner_load_s", "seed contract: runner's load phase (concurrency 1)", "s")
+    floor = Metric("seed.ratio_floor", "seed contract: load phase / seed script (ratio's floor)", "x",
+                   note="the contract's serial load alone; no runner can go below it")
+    with b.server() as url:
+        for i in range(b.sizes.repeat):
+            # Alternate who goes first, so drift in the server's state favours neither side.
+            order = ("runner", "baseline") if i % 2 == 0 else ("baseline", "runner")
+            walls: dict[str, float] = {}
+            for who in order:
+                if who == "runner":
+                    child = b.runner(url)
+                    load.runs.append(_load_meta(child, "wall_s") or 0.0)
+                else:
+                    child = run_child([sys.executable, str(BASELINE), url], b.workdir / "baseline.log")
+                    if child.code != 0:
+                        b.failures.append(f"seed baseline exited {child.code}")
+                walls[who] = child.wall_s
+            runner.runs.append(walls["runner"])
+            base.runs.append(walls["baseline"])
+            ratio.runs.append(walls["runner"] / walls["baseline"])
+            floor.runs.append(load.runs[-1] / walls["baseline"])
+    return [runner, base, ratio, load, floor]
+
+
+# -- 2. CPU per request and the rate driven, against wrk ------------------------------------
+
+def wrk_rate(wrk: str, url: str, seconds: int, connections: int, workdir: Path) -> float:
+    """Requests per second wrk drives with WRK_BODY; raises if any answer was not 2xx."""
+    script = workdir / "post.lua"
+    script.write_text('wrk.method = "POST"\n'
+                      f"wrk.body = {json.dumps(json.dumps(WRK_BODY))}\n"
+                      'wrk.headers["Content-Type"] = "application/json"\n')
+    out = subprocess.run([wrk, "-c", str(connections), "-t", "1", "-d", f"{seconds}s", "-s", str(script),
+                          url + CHAT], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(output: str) -> float:
+    """The Requests/sec figure of wrk's output; ValueError if missing or if answers were not 2xx."""
+    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
+    if bad:
+        raise ValueError(f"wrk got {bad.group(1)} non-2xx answers")
+    rate = re.search(r"Requests/sec:\s*([0-9.]+)", output)
+    if not rate:
+        raise ValueError(f"no Requests/sec in wrk's output: {output[-300:]!r}")
+    return float(rate.group(1))
+
+
+def bench_cpu(b: Bench) -> list[Metric]:
+    """Runner CPU per request (start-up subtracted) and its request rate against wrk's."""
+    n, c = b.sizes.cpu_requests, b.sizes.cpu_concurrency
+    startup = Metric("cpu.startup_s", "runner CPU, 1+1 request run (fixed cost)", "s")
+    per = {kind: Metric(f"cpu.{kind}_ms", f"runner CPU per {kind.replace('_', '-')} request, c={c}", "ms")
+           for kind in ("non_streaming", "streaming")}
+    per["non_streaming"].target, per["non_streaming"].meets = "<= 0.3", (lambda v: v <= 0.3)
+    rate = Metric("rate.runner_rps", f"runner rate, non-streaming, c={c}", "req/s")
+    wrk = Metric("rate.wrk_rps", f"wrk rate, same body, -c {c} -t 1 -d {b.sizes.wrk_seconds}s", "req/s")
+    ratio = Metric("rate.ratio", "runner rate / wrk rate", "x", target=">= 0.5", meets=lambda v: v >= 0.5)
+    if not b.wrk:
+        wrk.note = ratio.note = "skipped: wrk not found (install wrk or pass --wrk PATH)"
+    with b.server() as url:
+        for _ in range(b.sizes.repeat):
+            tiny = b.mix(url, non_streaming=1, streaming=1, concurrency=c)
+            startup.runs.append(tiny.cpu_s)
+            # Each big run has the other kind's single request, as the tiny run does: it cancels.
+            ns = b.mix(url, non_streaming=n, streaming=1, concurrency=c)
+            st = b.mix(url, non_streaming=1, streaming=n, concurrency=c)
+            per["non_streaming"].runs.append((ns.cpu_s - tiny.cpu_s) / (n - 1) * 1000)
+            per["streaming"].runs.append((st.cpu_s - tiny.cpu_s) / (n - 1) * 1000)
+            rate.runs.append(_load_meta(ns, "requests_per_second") or 0.0)
+            if b.wrk:
+                wrk.runs.append(wrk_rate(b.wrk, url, b.sizes.wrk_seconds, c, b.workdir))
+                ratio.runs.append(rate.runs[-1] / wrk.runs[-1])
+    return [startup, per["non_streaming"], per["streaming"], rate, wrk, ratio]
+
+
+# -- 3. TTFT and ITL as the client measures them ----------------------------------------------
+
+def bench_timing(b: Bench) -> list[Metric]:
+    """Client-measured TTFT and ITL p50 minus what the server was told to produce."""
+    ttft = Metric("timing.ttft_p50_error_ms", f"TTFT p50 - {TTFT_S * 1000:g} ms configured", "ms",
+                  target="|x| <= 2", meets=lambda v: abs(v) <= 2)
+    itl = Metric("timing.itl_p50_error_ms", f"ITL p50 - {ITL_S * 1000:g} ms configured", "ms",
+                 target="|x| <= 1", meets=lambda v: abs(v) <= 1)
+    with b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S)) as url:
+        for _ in range(b.sizes.repeat):
+            child = b.mix(url, non_streaming=1, streaming=b.sizes.timing_streams,
+                          concurrency=b.sizes.timing_concurrency)
+            measured_ttft, measured_itl = _client(child, "ttft_s", "p50"), _client(child, "itl_s", "p50")
+            if measured_ttft is None or measured_itl is None:
+                b.failures.append("timing run reported no TTFT or ITL")
+                continue
+            ttft.runs.append((measured_ttft - TTFT_S) * 1000)
+            itl.runs.append((measured_itl - ITL_S) * 1000)
+    return [ttft, itl]
+
+
+# -- 4. a large mix: wall time and memory -----------------------------------------------------
+
+def bench_memory(b: Bench) -> list[Metric]:
+    """Wall time and peak RSS of a large half-streaming mix, and RSS against a mix ten times smaller."""
+    big, small, c = b.sizes.big_mix, b.sizes.small_mix, b.sizes.mix_concurrency
+    wall = Metric("mix.big_wall_s", f"{big} requests (half streaming), c={c}: runner wall", "s")
+    rps = Metric("mix.big_rps", f"{big} requests: load phase rate", "req/s")
+    rss_big = Metric("mix.big_rss_mb", f"{big} requests: runner peak RSS", "MB", target="<= 100",
+                     meets=lambda v: v <= 100)
+    rss_small = Metric("mix.small_rss_mb", f"{small} requests: runner peak RSS", "MB")
+    growth = Metric("mix.rss_ratio", f"peak RSS {big} / {small} requests", "x", target="<= 1.5",
+                    meets=lambda v: v <= 1.5)
+    with b.server() as url:
+        for _ in range(b.sizes.repeat):
+            large = b.mix(url, non_streaming=big // 2, streaming=big - big // 2, concurrency=c)
+            little = b.mix(url, non_streaming=small // 2, streaming=small - small // 2, concurrency=c)
+            wall.runs.append(large.wall_s)
+            rps.runs.append(_load_meta(large, "requests_per_second") or 0.0)
+            rss_big.runs.append(large.maxrss_mb)
+            rss_small.runs.append(little.maxrss_mb)
+            growth.runs.append(large.maxrss_mb / little.maxrss_mb)
+    return [wall, rps, rss_big, rss_small, growth]
+
+
+SECTIONS: tuple[Callable[[Bench], list[Metric]], ...] = (bench_seed, bench_cpu, bench_timing, bench_memory)
+
+
+# -- report -----------------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu": model or platform.processor() or "unknown",
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    digits = 3 if abs(value) < 10 else 1
+    return f"{value:.{digits}f} {unit}"
+
+
+_MET = {True: "yes", False: "NO", None: ""}
+
+
+def table(metrics: list[Metric]) -> str:
+    """The metrics as a fixed-width table: metric, value, target, met?."""
+    rows = [("metric", "value", "target", "met?")]
+    rows += [(m.label, _fmt(m.value, m.unit), m.target, _MET[m.met] if not m.note.startswith("skipped")
+              else "skipped") for m in metrics]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {m.key}: {m.note}" for m in metrics if m.note]
+    return "\n".join(lines + (["notes:"] + notes if notes else []))
+
+
+def run(sizes: Sizes, wrk: str | None, workdir: Path) -> dict[str, Any]:
+    """Every section in order; the report as a JSON-ready document."""
+    bench = Bench(sizes, workdir, wrk)
+    t0 = time.perf_counter()
+    metrics = [m for section in SECTIONS for m in section(bench)]
+    return {"machine": machine(), "repeat": sizes.repeat, "sizes": sizes.__dict__,
+            "duration_s": round(time.perf_counter() - t0, 3), "failures": bench.failures,
+            "metrics": [m.to_dict() for m in metrics], "table": table(metrics)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="shrink every size: a few seconds in all")
+    p.add_argument("--repeat", type=int, help="runs per figure (default: 3, or 1 with --quick)")
+    p.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    p.add_argument("--wrk", default=shutil.which("wrk"), help="the wrk binary (default: wrk on PATH)")
+    p.add_argument("--no-wrk", action="store_true", help="skip the wrk comparison")
+    args = p.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.repeat:
+        sizes = Sizes(**{**sizes.__dict__, "repeat": max(1, args.repeat)})
+    with tempfile.TemporaryDirectory(prefix="fakeai-bench-") as tmp:
+        report = run(sizes, None if args.no_wrk else args.wrk, Path(tmp))
+    m = report["machine"]
+    print(f"machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}; server and runner share them")
+    print(f"medians of {sizes.repeat} run(s); took {report['duration_s']:.1f}s\n")
+    print(report["table"])
+    for failure in report["failures"]:
+        print(f"FAILURE: {failure}", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if report["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
