@@ -251,9 +251,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def strict_json(raw: bytes | str) -> Any:
     """JSON as RFC 8259 defines it: NaN and Infinity, which Python's parser accepts, are errors."""
-    return json.loads(raw, parse_constant=_reject_constant)
+    # json.loads with a keyword builds a new decoder per call; this is its body with one decoder
+    # shared, as every stream chunk goes through here.
+    if isinstance(raw, (bytes, bytearray)):
+        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    elif raw.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+    return _STRICT_DECODER.decode(raw)
 
 
 def _decode(result: Fetched, raw: bytes, fmt: str) -> None:

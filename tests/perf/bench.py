@@ -1,12 +1,13 @@
 """Performance benchmark of the runner against the bundled reference server.
 
-    python3 tests/perf/bench.py [--quick] [--repeat N] [--json OUT] [--wrk PATH | --no-wrk]
+    python3 tests/perf/bench.py [--quick] [--repeat N] [--json OUT] [--wrk PATH | --no-wrk] [--only SECTION]
 
 Every figure is the median over N repeats, and every ratio is taken within one repeat (the two
 sides measured back to back against the same server) before the median. The runner always runs
-as a subprocess (`python3 -m fakeai_contract run ... --base-url URL`) against a reference server
-the benchmark started once per section, so neither side pays for a server start; its CPU time
-and peak RSS come from `os.wait4`. Server and runner share the machine's cores.
+as a subprocess (`python3 -m fakeai_contract run ... --base-url URL`) against reference servers
+the benchmark starts once (one with default options, one for the timing section), so neither side
+pays for a server start; its CPU time and peak RSS come from `os.wait4`. Server, runner and wrk
+share the machine's cores.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import requests
 
@@ -58,7 +61,7 @@ class Sizes:
     mix_concurrency: int
 
 
-FULL = Sizes(repeat=3, cpu_requests=2000, cpu_concurrency=32, wrk_seconds=3, timing_streams=40,
+FULL = Sizes(repeat=3, cpu_requests=5000, cpu_concurrency=32, wrk_seconds=3, timing_streams=40,
              timing_concurrency=4, big_mix=10_000, small_mix=1_000, mix_concurrency=64)
 QUICK = Sizes(repeat=1, cpu_requests=60, cpu_concurrency=32, wrk_seconds=1, timing_streams=8,
               timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64)
@@ -75,6 +78,8 @@ class Metric:
     target: str = ""
     meets: Callable[[float], bool] | None = None
     note: str = ""
+    skipped: str = ""        # why there is no value, when there is none on purpose
+    signed: bool = False     # a difference of two measurements: may come out negative
 
     @property
     def value(self) -> float | None:
@@ -88,7 +93,8 @@ class Metric:
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "unit": self.unit, "value": self.value,
-                "runs": self.runs, "target": self.target or None, "met": self.met, "note": self.note}
+                "runs": self.runs, "target": self.target or None, "met": self.met, "note": self.note,
+                "skipped": self.skipped or None, "signed": self.signed}
 
 
 @dataclass
@@ -102,13 +108,28 @@ class Child:
     ledger: dict | None = None
 
 
-def run_child(argv: list[str], log: Path) -> Child:
-    """Run ARGV to completion and account for it with wait4 (user + sys CPU, peak RSS)."""
+def run_child(argv: list[str], log: Path, timeout: float = CHILD_TIMEOUT_S) -> Child:
+    """Run ARGV to completion and account for it with wait4 (user + sys CPU, peak RSS).
+
+    A child still running after TIMEOUT seconds is killed (and counts as failed).
+    """
+    reaped = threading.Event()
     with open(log, "ab") as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        # wait4 rather than Popen.wait: it returns the child's own resource usage.
-        _, status, usage = os.wait4(proc.pid, 0)
+        pid = proc.pid
+
+        def kill() -> None:
+            if not reaped.is_set():     # never signal a pid the kernel may have handed out again
+                os.kill(pid, signal.SIGKILL)
+        watchdog = threading.Timer(timeout, kill)
+        watchdog.start()
+        try:
+            # wait4 rather than Popen.wait: it returns the child's own resource usage.
+            _, status, usage = os.wait4(pid, 0)
+        finally:
+            reaped.set()
+            watchdog.cancel()
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Child(code=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
@@ -118,12 +139,14 @@ def run_child(argv: list[str], log: Path) -> Child:
 class Bench:
     """The shared state of one benchmark run: sizes, a scratch folder, failures seen."""
 
-    def __init__(self, sizes: Sizes, workdir: Path, wrk: str | None):
+    def __init__(self, sizes: Sizes, workdir: Path, wrk: str | None, stack: ExitStack):
         self.sizes = sizes
         self.workdir = workdir
         self.wrk = wrk
         self.failures: list[str] = []
         self._runs = 0
+        self._stack = stack
+        self._servers: dict[tuple[str, ...], str] = {}
 
     def runner(self, base_url: str, contract: Path | None = None, **sets: int) -> Child:
         """Run the CLI against BASE_URL with the contract variables SETS; its ledger attached."""
@@ -146,15 +169,24 @@ class Bench:
         return self.runner(base_url, MIX_CONTRACT, non_streaming=non_streaming, streaming=streaming,
                            concurrency=concurrency)
 
-    @contextmanager
-    def server(self, *args: str) -> Iterator[str]:
-        """A reference server with ARGS on a free port, healthy; its base URL."""
-        port = free_port()
-        with ServerProcess(reference_command(list(args), port),
-                           log_path=self.workdir / f"server-{port}.log") as server:
+    def wrk_rate(self, base_url: str, connections: int) -> float | None:
+        """wrk's rate against BASE_URL, or None (and a failure noted) if wrk did not give one."""
+        try:
+            return wrk_rate(self.wrk, base_url, self.sizes.wrk_seconds, connections, self.workdir)
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            self.failures.append(f"wrk: {exc}")
+            return None
+
+    def server(self, *args: str) -> str:
+        """The base URL of a healthy reference server started with ARGS, started once per run."""
+        if args not in self._servers:
+            port = free_port()
+            server = self._stack.enter_context(ServerProcess(
+                reference_command(list(args), port), log_path=self.workdir / f"server-{port}.log"))
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, server)
-            yield url
+            self._servers[args] = url
+        return self._servers[args]
 
 
 def _wait_healthy(url: str, server: ServerProcess) -> None:
@@ -194,24 +226,24 @@ def bench_seed(b: Bench) -> list[Metric]:
     load = Metric("seed.runner_load_s", "seed contract: runner's load phase (concurrency 1)", "s")
     floor = Metric("seed.ratio_floor", "seed contract: load phase / seed script (ratio's floor)", "x",
                    note="the contract's serial load alone; no runner can go below it")
-    with b.server() as url:
-        for i in range(b.sizes.repeat):
-            # Alternate who goes first, so drift in the server's state favours neither side.
-            order = ("runner", "baseline") if i % 2 == 0 else ("baseline", "runner")
-            walls: dict[str, float] = {}
-            for who in order:
-                if who == "runner":
-                    child = b.runner(url)
-                    load.runs.append(_load_meta(child, "wall_s") or 0.0)
-                else:
-                    child = run_child([sys.executable, str(BASELINE), url], b.workdir / "baseline.log")
-                    if child.code != 0:
-                        b.failures.append(f"seed baseline exited {child.code}")
-                walls[who] = child.wall_s
-            runner.runs.append(walls["runner"])
-            base.runs.append(walls["baseline"])
-            ratio.runs.append(walls["runner"] / walls["baseline"])
-            floor.runs.append(load.runs[-1] / walls["baseline"])
+    url = b.server()
+    for i in range(b.sizes.repeat):
+        # Alternate who goes first, so drift in the server's state favours neither side.
+        order = ("runner", "baseline") if i % 2 == 0 else ("baseline", "runner")
+        walls: dict[str, float] = {}
+        for who in order:
+            if who == "runner":
+                child = b.runner(url)
+                load.runs.append(_load_meta(child, "wall_s") or 0.0)
+            else:
+                child = run_child([sys.executable, str(BASELINE), url], b.workdir / "baseline.log")
+                if child.code != 0:
+                    b.failures.append(f"seed baseline exited {child.code}")
+            walls[who] = child.wall_s
+        runner.runs.append(walls["runner"])
+        base.runs.append(walls["baseline"])
+        ratio.runs.append(walls["runner"] / walls["baseline"])
+        floor.runs.append(load.runs[-1] / walls["baseline"])
     return [runner, base, ratio, load, floor]
 
 
@@ -243,27 +275,32 @@ def bench_cpu(b: Bench) -> list[Metric]:
     """Runner CPU per request (start-up subtracted) and its request rate against wrk's."""
     n, c = b.sizes.cpu_requests, b.sizes.cpu_concurrency
     startup = Metric("cpu.startup_s", "runner CPU, 1+1 request run (fixed cost)", "s")
-    per = {kind: Metric(f"cpu.{kind}_ms", f"runner CPU per {kind.replace('_', '-')} request, c={c}", "ms")
-           for kind in ("non_streaming", "streaming")}
+    per = {kind: Metric(f"cpu.{kind}_ms", f"runner CPU per {kind.replace('_', '-')} request, c={c}", "ms",
+                        signed=True) for kind in ("non_streaming", "streaming")}
     per["non_streaming"].target, per["non_streaming"].meets = "<= 0.3", (lambda v: v <= 0.3)
     rate = Metric("rate.runner_rps", f"runner rate, non-streaming, c={c}", "req/s")
     wrk = Metric("rate.wrk_rps", f"wrk rate, same body, -c {c} -t 1 -d {b.sizes.wrk_seconds}s", "req/s")
     ratio = Metric("rate.ratio", "runner rate / wrk rate", "x", target=">= 0.5", meets=lambda v: v >= 0.5)
     if not b.wrk:
-        wrk.note = ratio.note = "skipped: wrk not found (install wrk or pass --wrk PATH)"
-    with b.server() as url:
-        for _ in range(b.sizes.repeat):
-            tiny = b.mix(url, non_streaming=1, streaming=1, concurrency=c)
-            startup.runs.append(tiny.cpu_s)
-            # Each big run has the other kind's single request, as the tiny run does: it cancels.
-            ns = b.mix(url, non_streaming=n, streaming=1, concurrency=c)
-            st = b.mix(url, non_streaming=1, streaming=n, concurrency=c)
-            per["non_streaming"].runs.append((ns.cpu_s - tiny.cpu_s) / (n - 1) * 1000)
-            per["streaming"].runs.append((st.cpu_s - tiny.cpu_s) / (n - 1) * 1000)
-            rate.runs.append(_load_meta(ns, "requests_per_second") or 0.0)
-            if b.wrk:
-                wrk.runs.append(wrk_rate(b.wrk, url, b.sizes.wrk_seconds, c, b.workdir))
-                ratio.runs.append(rate.runs[-1] / wrk.runs[-1])
+        wrk.skipped = ratio.skipped = "wrk not found (install wrk or pass --wrk PATH)"
+    url = b.server()
+    for i in range(b.sizes.repeat):
+        # wrk goes before the runner every other repeat: neither meets the server warmer.
+        wrk_first = b.wrk is not None and i % 2 == 1
+        driven = b.wrk_rate(url, c) if wrk_first else None
+        tiny = b.mix(url, non_streaming=1, streaming=1, concurrency=c)
+        startup.runs.append(tiny.cpu_s)
+        # Each big run has the other kind's single request, as the tiny run does: it cancels.
+        ns = b.mix(url, non_streaming=n, streaming=1, concurrency=c)
+        st = b.mix(url, non_streaming=1, streaming=n, concurrency=c)
+        per["non_streaming"].runs.append((ns.cpu_s - tiny.cpu_s) / (n - 1) * 1000)
+        per["streaming"].runs.append((st.cpu_s - tiny.cpu_s) / (n - 1) * 1000)
+        rate.runs.append(_load_meta(ns, "requests_per_second") or 0.0)
+        if b.wrk and driven is None:
+            driven = b.wrk_rate(url, c)
+        if driven:
+            wrk.runs.append(driven)
+            ratio.runs.append(rate.runs[-1] / driven)
     return [startup, per["non_streaming"], per["streaming"], rate, wrk, ratio]
 
 
@@ -272,19 +309,19 @@ def bench_cpu(b: Bench) -> list[Metric]:
 def bench_timing(b: Bench) -> list[Metric]:
     """Client-measured TTFT and ITL p50 minus what the server was told to produce."""
     ttft = Metric("timing.ttft_p50_error_ms", f"TTFT p50 - {TTFT_S * 1000:g} ms configured", "ms",
-                  target="|x| <= 2", meets=lambda v: abs(v) <= 2)
+                  target="|x| <= 2", meets=lambda v: abs(v) <= 2, signed=True)
     itl = Metric("timing.itl_p50_error_ms", f"ITL p50 - {ITL_S * 1000:g} ms configured", "ms",
-                 target="|x| <= 1", meets=lambda v: abs(v) <= 1)
-    with b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S)) as url:
-        for _ in range(b.sizes.repeat):
-            child = b.mix(url, non_streaming=1, streaming=b.sizes.timing_streams,
-                          concurrency=b.sizes.timing_concurrency)
-            measured_ttft, measured_itl = _client(child, "ttft_s", "p50"), _client(child, "itl_s", "p50")
-            if measured_ttft is None or measured_itl is None:
-                b.failures.append("timing run reported no TTFT or ITL")
-                continue
-            ttft.runs.append((measured_ttft - TTFT_S) * 1000)
-            itl.runs.append((measured_itl - ITL_S) * 1000)
+                 target="|x| <= 1", meets=lambda v: abs(v) <= 1, signed=True)
+    url = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
+    for _ in range(b.sizes.repeat):
+        child = b.mix(url, non_streaming=1, streaming=b.sizes.timing_streams,
+                      concurrency=b.sizes.timing_concurrency)
+        measured_ttft, measured_itl = _client(child, "ttft_s", "p50"), _client(child, "itl_s", "p50")
+        if measured_ttft is None or measured_itl is None:
+            b.failures.append("timing run reported no TTFT or ITL")
+            continue
+        ttft.runs.append((measured_ttft - TTFT_S) * 1000)
+        itl.runs.append((measured_itl - ITL_S) * 1000)
     return [ttft, itl]
 
 
@@ -300,19 +337,20 @@ def bench_memory(b: Bench) -> list[Metric]:
     rss_small = Metric("mix.small_rss_mb", f"{small} requests: runner peak RSS", "MB")
     growth = Metric("mix.rss_ratio", f"peak RSS {big} / {small} requests", "x", target="<= 1.5",
                     meets=lambda v: v <= 1.5)
-    with b.server() as url:
-        for _ in range(b.sizes.repeat):
-            large = b.mix(url, non_streaming=big // 2, streaming=big - big // 2, concurrency=c)
-            little = b.mix(url, non_streaming=small // 2, streaming=small - small // 2, concurrency=c)
-            wall.runs.append(large.wall_s)
-            rps.runs.append(_load_meta(large, "requests_per_second") or 0.0)
-            rss_big.runs.append(large.maxrss_mb)
-            rss_small.runs.append(little.maxrss_mb)
-            growth.runs.append(large.maxrss_mb / little.maxrss_mb)
+    url = b.server()
+    for _ in range(b.sizes.repeat):
+        large = b.mix(url, non_streaming=big // 2, streaming=big - big // 2, concurrency=c)
+        little = b.mix(url, non_streaming=small // 2, streaming=small - small // 2, concurrency=c)
+        wall.runs.append(large.wall_s)
+        rps.runs.append(_load_meta(large, "requests_per_second") or 0.0)
+        rss_big.runs.append(large.maxrss_mb)
+        rss_small.runs.append(little.maxrss_mb)
+        growth.runs.append(large.maxrss_mb / little.maxrss_mb)
     return [wall, rps, rss_big, rss_small, growth]
 
 
-SECTIONS: tuple[Callable[[Bench], list[Metric]], ...] = (bench_seed, bench_cpu, bench_timing, bench_memory)
+SECTIONS: dict[str, Callable[[Bench], list[Metric]]] = {
+    "seed": bench_seed, "cpu": bench_cpu, "timing": bench_timing, "memory": bench_memory}
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -342,20 +380,22 @@ _MET = {True: "yes", False: "NO", None: ""}
 def table(metrics: list[Metric]) -> str:
     """The metrics as a fixed-width table: metric, value, target, met?."""
     rows = [("metric", "value", "target", "met?")]
-    rows += [(m.label, _fmt(m.value, m.unit), m.target, _MET[m.met] if not m.note.startswith("skipped")
-              else "skipped") for m in metrics]
+    rows += [(m.label, _fmt(m.value, m.unit), m.target, "skipped" if m.skipped else _MET[m.met])
+             for m in metrics]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"  {m.key}: {m.note}" for m in metrics if m.note]
+    notes = [f"  {m.key}: {'skipped: ' + m.skipped if m.skipped else m.note}" for m in metrics
+             if m.note or m.skipped]
     return "\n".join(lines + (["notes:"] + notes if notes else []))
 
 
-def run(sizes: Sizes, wrk: str | None, workdir: Path) -> dict[str, Any]:
-    """Every section in order; the report as a JSON-ready document."""
-    bench = Bench(sizes, workdir, wrk)
+def run(sizes: Sizes, wrk: str | None, workdir: Path, sections: list[str] | None = None) -> dict[str, Any]:
+    """The SECTIONS (default: all) in order; the report as a JSON-ready document."""
     t0 = time.perf_counter()
-    metrics = [m for section in SECTIONS for m in section(bench)]
+    with ExitStack() as stack:
+        bench = Bench(sizes, workdir, wrk, stack)
+        metrics = [m for name in (sections or SECTIONS) for m in SECTIONS[name](bench)]
     return {"machine": machine(), "repeat": sizes.repeat, "sizes": sizes.__dict__,
             "duration_s": round(time.perf_counter() - t0, 3), "failures": bench.failures,
             "metrics": [m.to_dict() for m in metrics], "table": table(metrics)}
@@ -368,15 +408,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     p.add_argument("--wrk", default=shutil.which("wrk"), help="the wrk binary (default: wrk on PATH)")
     p.add_argument("--no-wrk", action="store_true", help="skip the wrk comparison")
+    p.add_argument("--only", action="append", choices=list(SECTIONS), help="run only this section (repeatable)")
     args = p.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.repeat:
         sizes = Sizes(**{**sizes.__dict__, "repeat": max(1, args.repeat)})
     with tempfile.TemporaryDirectory(prefix="fakeai-bench-") as tmp:
-        report = run(sizes, None if args.no_wrk else args.wrk, Path(tmp))
+        report = run(sizes, None if args.no_wrk else args.wrk, Path(tmp), args.only)
     m = report["machine"]
     print(f"machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}; server and runner share them")
-    print(f"medians of {sizes.repeat} run(s); took {report['duration_s']:.1f}s\n")
+    print(f"medians of {sizes.repeat} run(s); took {report['duration_s']:.1f}s"
+          + ("; --quick: sizes too small for the figures to mean much" if args.quick else "") + "\n")
     print(report["table"])
     for failure in report["failures"]:
         print(f"FAILURE: {failure}", file=sys.stderr)
