@@ -156,7 +156,13 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
 
 
 def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    """SIGTERM as Ctrl-C: inside asyncio.run its SIGINT handler cancels the run cleanly, where a
+    KeyboardInterrupt raised here could land inside any task and be reported as never retrieved."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not _ignore_during_cleanup:
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 def _ignore_during_cleanup(signum, frame):

@@ -179,3 +179,28 @@ def test_second_ctrl_c_while_a_wedged_server_is_stopped_keeps_the_ledger(tmp_pat
     assert any(e["id"].startswith("load/non-streaming/") for e in ledger["entries"])
     for pid in servers:
         assert not _alive(pid), f"server {pid} survived"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_at_many_points_of_the_load_is_always_clean(tmp_path, signum):
+    """The signal lands wherever the event loop happens to be: never a stray traceback, always a ledger."""
+    from misbehaving_server import MisbehavingServer
+
+    for i in range(8):
+        report = tmp_path / f"ledger-{i}.json"
+        with MisbehavingServer("ok") as server:
+            proc = subprocess.Popen([sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--base-url",
+                                     server.url, "--report", f"json:{report}", "--no-color"],
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                _poll(lambda: server.counters.requests >= 2 + 7 * i, 30, "the load phase", proc)
+                proc.send_signal(signum)
+                out, err = proc.communicate(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+        assert proc.returncode == 130, (i, err[-3000:])
+        assert "Traceback" not in err, (i, err[-3000:])
+        assert json.loads(report.read_text())["interrupted"] is True

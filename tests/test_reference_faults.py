@@ -50,7 +50,9 @@ def test_error_rate_one_answers_500_with_an_openai_body_before_any_stream_byte(h
         assert snap["errors"]["errors_by_model"] == {"gpt-4": 1, "claude-3-opus": 1}
         assert snap["errors"]["error_rate"] == 1.0
         assert snap["slo"]["success_rate"] == 0.0 and snap["slo"]["slo_met"] is False
-        assert snap["streaming"]["total_streams"] == 0   # refused before the stream began
+        # a streaming request refused before its first byte is a stream that failed
+        assert snap["streaming"]["total_streams"] == snap["streaming"]["failed_streams"] == 1
+        assert snap["streaming"]["successful_streams"] == 0 and snap["streaming"]["active_streams"] == 0
         assert snap["metrics"]["total_errors"] == 2
 
 

@@ -101,6 +101,12 @@ class ChatCompletions:
                 raise InjectedServerError(f"injected server error for model {chat.model} (--error-rate)")
             except InjectedServerError:
                 logger.exception("500 Internal Server Error: POST /v1/chat/completions")
+        if chat.stream:
+            # A streaming request answered 500 is a stream that failed before its first byte: the
+            # streaming tracker counts it, so server and client agree on how many streams failed.
+            self.bus.publish("stream.started", model=chat.model)
+            self.bus.publish("stream.failed", model=chat.model, chunks=0,
+                             duration_s=time.monotonic() - arrival)
         return self._fail(INJECTED_ERROR, chat.model, stream=chat.stream, arrival=arrival)
 
     async def _complete(self, chat: ChatRequest, arrival: float) -> JSONResponse:

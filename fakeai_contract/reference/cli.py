@@ -52,7 +52,7 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
                             "help": "fraction of streams cut before the finish chunk and [DONE], "
                                     "still counted successful (default: %(default)s)"}),
     ("--miscount", {"metavar": "N", "type": _count,
-                    "help": "phantom requests added to /metrics total_requests only (default: %(default)s)"}),
+                    "help": "phantom requests added to /metrics total_requests (only) once it has served a request (default: %(default)s)"}),
     ("--event-lag", {"metavar": "S", "type": _seconds,
                      "help": "apply each metrics event this long after it was published (default: %(default)s)"}),
     ("--log-errors", {"action": "store_true", "help": "log a Traceback to stderr for every 500 served"}),
