@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.misbehaving_server import MisbehavingServer
+
 ROOT = Path(__file__).resolve().parent.parent
 MANY = ROOT / "tests" / "data" / "contracts" / "hardening" / "many.yaml"
 TRACEBACK = "Traceback (most recent call last)"
@@ -185,8 +187,6 @@ def test_second_ctrl_c_while_a_wedged_server_is_stopped_keeps_the_ledger(tmp_pat
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_at_many_points_of_the_load_is_always_clean(tmp_path, signum):
     """The signal lands wherever the event loop happens to be: never a stray traceback, always a ledger."""
-    from misbehaving_server import MisbehavingServer
-
     for i in range(8):
         report = tmp_path / f"ledger-{i}.json"
         with MisbehavingServer("ok") as server:

@@ -69,12 +69,11 @@ def test_traceback_is_one_finding_with_exception_line_as_text():
     tb = real_traceback(boom)
     lines = numbered(["INFO before", "ERROR: Exception in ASGI application", *tb, "INFO after"])
     result = scan(lines, FAIL_ON, [])
-    assert result.total_findings == 2
-    log_line, finding = result.findings
-    assert log_line.line == 2
-    assert finding.line == 3 and finding.text == "ValueError: boom"
-    assert finding.pattern == r"Traceback \(most recent call last\)"
-    assert finding.excerpt[0] == "Traceback (most recent call last):"
+    assert result.total_findings == 1          # the record line and its traceback are one finding
+    (finding,) = result.findings
+    assert finding.line == 2 and finding.text == "ValueError: boom"
+    assert finding.excerpt[0] == "ERROR: Exception in ASGI application"
+    assert finding.excerpt[1] == "Traceback (most recent call last):"
     assert finding.excerpt[-1] == "ValueError: boom"
     assert len(finding.excerpt) == min(len(tb), 7)
 
@@ -190,3 +189,19 @@ def test_lines_matching_no_pattern_give_no_findings(patterns, lines, extra):
     result = scan(numbered(clean), fail_on, [])
     assert result.findings == [] and result.total_findings == 0
     assert result.lines_scanned == len(clean)
+
+
+def test_a_logged_exception_is_one_finding_with_its_record_line():
+    """logger.exception writes a record line then the traceback: one finding, at the record line."""
+    tb = real_traceback(boom)
+    lines = ["INFO starting", "2026-01-01 10:00:00 ERROR app: request failed", *tb, "INFO next"]
+    result = scan(numbered(lines), FAIL_ON, [])
+    assert result.total_findings == 1
+    assert result.findings[0].line == 2 and result.findings[0].text == "ValueError: boom"
+    assert result.findings[0].excerpt[0].endswith("ERROR app: request failed")
+
+
+def test_a_passing_line_above_a_traceback_stays_apart():
+    tb = real_traceback(boom)
+    result = scan(numbered(["INFO just before", *tb]), FAIL_ON, [])
+    assert result.total_findings == 1 and result.findings[0].line == 2

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract.lifecycle import free_port
-from conftest import run_cli
-from misbehaving_server import MisbehavingServer
+from tests.conftest import run_cli
+from tests.misbehaving_server import MisbehavingServer
 
 SMALL = str(Path(__file__).parent / "data" / "contracts" / "hardening" / "small.yaml")
 WALL = 15.0

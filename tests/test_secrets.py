@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
-from misbehaving_server import MisbehavingServer
+from tests.conftest import run_cli
+from tests.misbehaving_server import MisbehavingServer
 
 HERE = Path(__file__).parent / "data" / "contracts" / "hardening"
 SECRETS = str(HERE / "secrets.yaml")

@@ -161,6 +161,24 @@ def _units(src: _Lines) -> Iterator[_Unit]:
         yield _read_traceback(src, item, marker) if marker else _Unit([item], item[1])
 
 
+def _with_records(units: Iterator[_Unit], fail_on: Sequence[re.Pattern]) -> Iterator[_Unit]:
+    """Join a failing log record to the traceback right under it (logger.exception writes both),
+    so the logged exception is one finding, not two."""
+    pending: _Unit | None = None
+    for unit in units:
+        if (pending is not None and unit.is_traceback and not pending.is_traceback
+                and unit.lines[0][0] == pending.lines[-1][0] + 1
+                and _first_match(fail_on, pending.lines[0][1])):
+            yield _Unit(pending.lines + unit.lines, unit.headline, is_traceback=True)
+            pending = None
+            continue
+        if pending is not None:
+            yield pending
+        pending = unit
+    if pending is not None:
+        yield pending
+
+
 def _cap(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
 
@@ -203,7 +221,7 @@ def scan(lines: Iterable[tuple[int, str]], fail_on: Sequence[str], ignore: Seque
     src = _Lines(lines)
     findings: list[Finding] = []
     total = 0
-    for unit in _units(src):
+    for unit in _with_records(_units(src), fail_re):
         finding = _judge(unit, fail_re, ignore_re)
         if finding is None:
             continue

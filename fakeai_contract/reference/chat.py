@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
 from typing import AsyncGenerator, AsyncIterator
 
@@ -70,10 +72,15 @@ class ChatCompletions:
         self.state = state
         self.bus = state.bus
         self.options = state.options
+        self.received = 0
 
     async def endpoint(self, request: Request) -> Response:
         """Answer one chat completion request."""
         arrival = time.monotonic()
+        self.received += 1
+        if self.options.crash_after and self.received >= self.options.crash_after:
+            print(f"fatal: crashing on chat request {self.received} (--crash-after)", file=sys.stderr, flush=True)
+            os._exit(70)
         raw = await request.body()
         try:
             chat = parse_chat_request(raw)

@@ -57,6 +57,9 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
                      "help": "apply each metrics event this long after it was published (default: %(default)s)"}),
     ("--log-errors", {"action": "store_true", "help": "log a Traceback to stderr for every 500 served"}),
     ("--seed", {"metavar": "N", "type": int, "help": "seed for the error and drop decisions (default: random)"}),
+    ("--crash-after", {"metavar": "N", "type": _count,
+                       "help": "die abruptly (exit 70, no cleanup) on the Nth chat request, as a crashing "
+                               "server would (default: never)"}),
     ("--slo-target", {"metavar": "F", "type": _target,
                       "help": "availability target of /metrics/slo (default: %(default)s)"}),
     ("--access-log", {"action": "store_true", "help": "log every request (uvicorn access log)"}),

@@ -30,6 +30,7 @@ class ReferenceOptions:
     event_lag: float = 0.0             # each event is applied this long after it was published
     log_errors: bool = False           # log a Traceback for every 500 served
     seed: int | None = None            # makes error and drop decisions reproducible
+    crash_after: int = 0               # the process dies abruptly at this chat request (0: never)
     slo_target: float = 0.99
     access_log: bool = False
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -43,6 +44,8 @@ class ReferenceOptions:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
         if not 0.0 < self.slo_target < 1.0:
             raise ValueError(f"slo_target must be strictly between 0 and 1, got {self.slo_target!r}")
+        if self.crash_after < 0:
+            raise ValueError(f"crash_after must be >= 0, got {self.crash_after!r}")
         if self.miscount < 0:
             raise ValueError(f"miscount must be >= 0, got {self.miscount!r}")
         if not 0 <= self.port <= 65535:
