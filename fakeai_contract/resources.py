@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def _shipped(name: str) -> Path:
-    checkout = _CHECKOUT / name
-    if checkout.is_dir() and (_CHECKOUT / "pyproject.toml").is_file():
-        return checkout
-    return Path(str(resources.files(f"fakeai_contract.{name}")))
+    # An installed wheel carries the folders inside the package (package data); a checkout, and an
+    # editable install of it, keeps them at the top of the repository.
+    installed = _PACKAGE / name
+    return installed if installed.is_dir() else _PACKAGE.parent / name
 
 
 def contracts_dir() -> Path:
