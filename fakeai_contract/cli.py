@@ -85,6 +85,29 @@ def _parser() -> _Parser:
     return p
 
 
+def _sets_in(argv: Sequence[str]) -> list[str]:
+    """The NAME=VALUE operands of every --set in ARGV (read before parsing can fail)."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--set" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--set="):
+            out.append(arg[len("--set="):])
+    return out
+
+
+def _redacted(text: str, sets: Sequence[str]) -> str:
+    """TEXT with the secrets known before any contract loads masked: values of variables named
+    like KEY, TOKEN, SECRET or PASSWORD, from the environment and from --set."""
+    from fakeai_contract.redact import secret_pattern
+    from fakeai_contract.variables import is_secret_name
+
+    values = {v for k, v in os.environ.items() if is_secret_name(k)}
+    values |= {v for k, _, v in (s.partition("=") for s in sets) if is_secret_name(k)}
+    pattern = secret_pattern(values)
+    return pattern.sub("***", text) if pattern else text
+
+
 def _overrides(sets: Sequence[str]) -> dict[str, str]:
     out = {}
     for item in sets:
@@ -109,7 +132,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except _Exit as exc:
         return exc.code
     except ContractError as exc:
-        print(exc.render(), file=stderr)
+        print(_redacted(exc.render(), _sets_in(argv)), file=stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("interrupted", file=stderr)
@@ -137,7 +160,7 @@ def _cmd_lint(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             c = load_contract(ref, overrides=overrides)
         except ContractError as exc:
             failed += 1
-            print(exc.render(), file=stderr)
+            print(_redacted(exc.render(), args.sets), file=stderr)
             continue
         print(f"ok: {ref}: {total_requests(c)} requests, {len(c.endpoints)} endpoints, "
               f"{len(c.checks)} checks", file=stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any, Iterable
 
@@ -12,7 +13,12 @@ MIN_SECRET_LENGTH = 4        # shorter values would mask innocent text everywher
 
 def secret_pattern(secrets: Iterable[Any]) -> re.Pattern[str] | None:
     """One pattern matching any secret, longest first, or None when there is nothing to hide."""
-    usable = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+    usable = set()
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret) >= MIN_SECRET_LENGTH:
+            # Messages quote values with repr() or JSON, which escape quotes and backslashes:
+            # mask those spellings of the secret too.
+            usable.update({secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]})
     if not usable:
         return None
     # Longest first, so a secret that contains another is masked whole, not in pieces.

@@ -158,7 +158,7 @@ def interpolate(text: str, lookup: Callable[[str], str | None]) -> str:
     return render(parse(text), lookup)
 
 
-def _is_secret_name(name: str) -> bool:
+def is_secret_name(name: str) -> bool:
     upper = name.upper()
     return any(marker in upper for marker in SECRET_MARKERS)
 
@@ -236,7 +236,7 @@ class Resolver:
 
     def secrets(self) -> set[str]:
         """Non-empty values of every resolved variable whose name marks it as a secret."""
-        return {as_text(v) for k, v in self.values.items() if _is_secret_name(k) and as_text(v)}
+        return {as_text(v) for k, v in self.values.items() if is_secret_name(k) and as_text(v)}
 
 
 def _short(text: str) -> str:

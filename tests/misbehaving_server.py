@@ -3,7 +3,9 @@
 By default it answers `/health`, `/v1/chat/completions` (JSON and SSE) and the five metrics
 endpoints of the shipped contract correctly, with counts consistent with what it served. Given a
 MODE it breaks one thing the way real servers do: resets, truncations, stalls, trickles, huge
-bodies, redirect loops, wrong types. Raw sockets, because a framework would not let it misbehave.
+bodies and gzip bombs, redirect loops, NaN and absurdly nested JSON, wrong types, lying counts.
+Raw sockets, because a framework would not let it misbehave. Run it as a process with
+`python tests/misbehaving_server.py MODE --port P` (see `main`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Counters:
 
 @dataclass
 class Request:
+    """One parsed HTTP request."""
+
     method: str
     path: str
     headers: dict[str, str]

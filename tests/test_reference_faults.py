@@ -12,7 +12,7 @@ import pytest
 
 from fakeai_contract.reference import ReferenceOptions, ReferenceServer, spawn_reference
 
-from reference_helpers import (CHAT, chat_body, drained, get_json, json_chunks, parse_sse, session, stream_raw,
+from tests.reference_helpers import (CHAT, chat_body, drained, get_json, json_chunks, parse_sse, session, stream_raw,
                                wait_until)
 
 pytestmark = pytest.mark.timeout(90)

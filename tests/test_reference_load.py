@@ -9,7 +9,7 @@ import pytest
 
 from fakeai_contract.reference import DEFAULT_MODELS, ReferenceOptions, ReferenceServer
 
-from reference_helpers import CHAT, chat_body, drained, json_chunks, parse_sse, session
+from tests.reference_helpers import CHAT, chat_body, drained, json_chunks, parse_sse, session
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,7 +20,7 @@ from fakeai_contract.reference.timing import PreciseSelector
 from fakeai_contract.reference.trackers import ErrorTracker, RateWindow, RequestTracker, StreamTracker
 from fakeai_contract.reference.validation import ApiError, parse_chat_request
 
-from reference_helpers import parse_sse
+from tests.reference_helpers import parse_sse
 
 
 def _body(**fields) -> bytes:

@@ -129,8 +129,6 @@ def test_server_echoing_the_key_in_an_error_is_redacted():
     _assert_hidden({"stdout": result.out, "stderr": result.err}, API_KEY)
 
 
-@pytest.mark.xfail(strict=True, reason="load.py prints the resolved value in a contract error before "
-                                       "the secrets are known (reported to the lead)")
 @pytest.mark.timeout(30)
 def test_contract_error_does_not_print_the_secret():
     result = run_cli("run", BAD_VALUE, "--set", f"FAKEAI_API_KEY={API_KEY}")
@@ -139,9 +137,6 @@ def test_contract_error_does_not_print_the_secret():
     _assert_hidden({"stderr": result.err, "stdout": result.out}, API_KEY)
 
 
-@pytest.mark.xfail(strict=True, reason="a message quotes the value with repr(), which escapes the "
-                                       "backslash and quote, so redact() no longer finds the secret "
-                                       "(reported to the lead: redact.py should mask escaped forms too)")
 @pytest.mark.timeout(60)
 def test_secret_with_quotes_and_backslashes_is_redacted_in_messages(monkeypatch):
     token = "s3cr3t\\with'quote\"s"

@@ -226,15 +226,19 @@ def bench_seed(b: Bench) -> list[Metric]:
     load = Metric("seed.runner_load_s", "seed contract: runner's load phase (concurrency 1)", "s")
     floor = Metric("seed.ratio_floor", "seed contract: load phase / seed script (ratio's floor)", "x",
                    note="the contract's serial load alone; no runner can go below it")
+    parallel = Metric("seed.concurrent_ratio", "seed contract at concurrency 20 / seed script", "x",
+                      note="the same 20 requests all in flight at once: what concurrency: 1 costs")
     url = b.server()
     for i in range(b.sizes.repeat):
         # Alternate who goes first, so drift in the server's state favours neither side.
-        order = ("runner", "baseline") if i % 2 == 0 else ("baseline", "runner")
+        order = ("runner", "baseline", "concurrent") if i % 2 == 0 else ("concurrent", "baseline", "runner")
         walls: dict[str, float] = {}
         for who in order:
             if who == "runner":
                 child = b.runner(url)
                 load.runs.append(_load_meta(child, "wall_s") or 0.0)
+            elif who == "concurrent":
+                child = b.mix(url, non_streaming=10, streaming=10, concurrency=20)
             else:
                 child = run_child([sys.executable, str(BASELINE), url], b.workdir / "baseline.log")
                 if child.code != 0:
@@ -244,7 +248,8 @@ def bench_seed(b: Bench) -> list[Metric]:
         base.runs.append(walls["baseline"])
         ratio.runs.append(walls["runner"] / walls["baseline"])
         floor.runs.append(load.runs[-1] / walls["baseline"])
-    return [runner, base, ratio, load, floor]
+        parallel.runs.append(walls["concurrent"] / walls["baseline"])
+    return [runner, base, ratio, load, floor, parallel]
 
 
 # -- 2. CPU per request and the rate driven, against wrk ------------------------------------

@@ -18,6 +18,7 @@ BENCH = HERE / "bench.py"
 WRK = shutil.which("wrk")
 #: Every figure the benchmark reports, in the order it prints them.
 KEYS = ["seed.runner_wall_s", "seed.baseline_wall_s", "seed.ratio", "seed.runner_load_s", "seed.ratio_floor",
+        "seed.concurrent_ratio",
         "cpu.startup_s", "cpu.non_streaming_ms", "cpu.streaming_ms", "rate.runner_rps", "rate.wrk_rps",
         "rate.ratio", "timing.ttft_p50_error_ms", "timing.itl_p50_error_ms", "mix.big_wall_s", "mix.big_rps",
         "mix.big_rss_mb", "mix.small_rss_mb", "mix.rss_ratio"]
