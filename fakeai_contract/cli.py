@@ -76,9 +76,9 @@ def _parser() -> _Parser:
     explain.add_argument("contract", metavar="CONTRACT")
     explain.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
 
-    serve = sub.add_parser("serve", help="run the bundled reference server")
-    from fakeai_contract.reference.cli import add_arguments
-    add_arguments(serve)
+    # The reference server's options are parsed by `serve` itself, so other commands do not pay
+    # for importing the server at start-up.
+    sub.add_parser("serve", help="run the bundled reference server (see: serve --help)", add_help=False)
 
     init = sub.add_parser("init", help="scaffold a contract and its schemas to edit")
     init.add_argument("dir", nargs="?", default=".", metavar="DIR")
@@ -124,6 +124,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     stderr = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["serve"]:
+            return _cmd_serve(argv[1:], stdout, stderr)
         args = _parser().parse_args(argv)
         if not args.command:
             raise UsageError("a command is needed: run, lint, explain, serve or init "
@@ -177,9 +179,15 @@ def _cmd_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     return EXIT_OK
 
 
-def _cmd_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from fakeai_contract.reference.cli import serve
-    return serve(args)
+def _cmd_serve(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    from fakeai_contract.reference.cli import add_arguments, serve
+
+    parser = _Parser(prog="fakeai-contract serve", description="Run the bundled reference server.")
+    add_arguments(parser)
+    if any(a in ("-h", "--help") for a in argv):
+        stdout.write(parser.format_help())
+        return EXIT_OK
+    return serve(parser.parse_args(argv))
 
 
 def _cmd_init(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -191,5 +199,4 @@ def _cmd_init(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": _cmd_run, "lint": _cmd_lint, "explain": _cmd_explain, "serve": _cmd_serve,
-             "init": _cmd_init}
+_COMMANDS = {"run": _cmd_run, "lint": _cmd_lint, "explain": _cmd_explain, "init": _cmd_init}

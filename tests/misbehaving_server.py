@@ -26,7 +26,7 @@ MODES = (
     "stream_stall", "stream_invalid_json", "metrics_invalid_json", "metrics_wrong_types",
     "metrics_hang", "metrics_trickle", "metrics_huge", "metrics_huge_chunked", "redirect_loop",
     "counts_disagree", "events_never_published", "metrics_nan", "metrics_deep", "metrics_gzip_bomb",
-    "redirect_elsewhere",
+    "redirect_elsewhere", "wrong_model", "bad_usage",
 )
 
 HUGE_BYTES = 64 * 1024 * 1024
@@ -184,15 +184,20 @@ class MisbehavingServer:
         if mode == "chat_reset" and not stream:
             _reset(writer)                          # the request was read; no answer at all
             return False
+        answered = "some-other-model" if mode == "wrong_model" else model
         if not stream:
-            await _send_json(writer, _completion(model))
+            doc = _completion(answered)
+            if mode == "bad_usage":
+                doc["usage"]["total_tokens"] += 1          # prompt + completion no longer adds up
+            await _send_json(writer, doc)
             return True
-        return await self._stream(model, reader, writer)
+        return await self._stream(answered, reader, writer)
 
     async def _stream(self, model: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         chunks = [_chunk(model, {"role": "assistant", "content": ""})]
         chunks += [_chunk(model, {"content": t}) for t in _TOKENS]
-        chunks += [_chunk(model, {}, finish="stop"), _usage_chunk(model), b"data: [DONE]\n\n"]
+        chunks += [_chunk(model, {}, finish="stop"), _usage_chunk(model, self.mode == "bad_usage"),
+                   b"data: [DONE]\n\n"]
         if self.mode == "stream_invalid_json":
             chunks[2] = b'data: {"id": "chatcmpl-1", "choices": [\n\n'
         writer.write(_head(200, "text/event-stream", None))
@@ -403,10 +408,11 @@ def _chunk(model: str, delta: dict, finish: str | None = None) -> bytes:
     return b"data: " + json.dumps(doc).encode() + b"\n\n"
 
 
-def _usage_chunk(model: str) -> bytes:
+def _usage_chunk(model: str, wrong_total: bool = False) -> bytes:
     doc = {"id": "chatcmpl-misbehaving", "object": "chat.completion.chunk", "created": int(time.time()),
            "model": model, "choices": [],
-           "usage": {"prompt_tokens": 9, "completion_tokens": len(_TOKENS), "total_tokens": 9 + len(_TOKENS)}}
+           "usage": {"prompt_tokens": 9, "completion_tokens": len(_TOKENS),
+                     "total_tokens": 9 + len(_TOKENS) + (1 if wrong_total else 0)}}
     return b"data: " + json.dumps(doc).encode() + b"\n\n"
 
 

@@ -44,6 +44,10 @@ CASES = {
     "metrics_nan": {"endpoint/metrics": ("fail", "invalid JSON (NaN is not a JSON value)")},
     "metrics_deep": {"endpoint/metrics": ("fail", "invalid JSON (maximum recursion depth exceeded")},
     "metrics_gzip_bomb": {"endpoint/metrics": ("fail", "exceeds the cap of 8388608 bytes")},
+    "wrong_model": {"check/responses/non-streaming/model": ("fail", "asked for 'gpt-4', the answer names 'some-other-model'"),
+                    "check/responses/streaming/model": ("fail", "the answer names 'some-other-model'")},
+    "bad_usage": {"check/responses/non-streaming/usage": ("fail", "total_tokens 15 != prompt_tokens 9 + completion_tokens 5"),
+                  "check/responses/streaming/usage": ("fail", "!= prompt_tokens 9")},
     "counts_disagree": {"check/request-count-consistency": ("fail", "metrics.total_requests = 14; expected 4")},
     "events_never_published": {"check/event-bus-activity": ("fail", "events.events_published = 0; expected > 0")},
 }

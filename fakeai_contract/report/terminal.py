@@ -94,6 +94,11 @@ def _is_stream(e: dict, obs: dict) -> bool:
     return obs.get("stream") is True or "streaming" in e["tags"]
 
 
+def _request_order(e: dict) -> tuple[int, float]:
+    index = e["observed"].get("index") if isinstance(e.get("observed"), dict) else None
+    return (0, index) if isinstance(index, (int, float)) and not isinstance(index, bool) else (1, 0)
+
+
 def _load(e: dict, paint: Painter, verbose: bool) -> Lines:
     obs = view.mapping(e["observed"])
     kind = "STREAM" if _is_stream(e, obs) else "NORMAL"
@@ -211,7 +216,8 @@ def _sections(items: list[dict], doc: dict, paint: Painter, verbose: bool) -> li
             sections.append((title, lines))
 
     add("Server Health Check", [ln for e in pick["health"] for ln in _safe(_health, e, paint, verbose)])
-    loads = pick["load"]
+    # Requests finish out of order when the load is concurrent; list them in the plan's order.
+    loads = sorted(pick["load"], key=_request_order)
     n = _request_count(loads, client)
     load_lines = [ln for e in loads for ln in _safe(_load, e, paint, verbose)]
     requests = view.mapping(client.get("requests"))

@@ -223,9 +223,9 @@ def bench_seed(b: Bench) -> list[Metric]:
     base = Metric("seed.baseline_wall_s", "seed contract: seed script wall (requests + sleep(1))", "s")
     ratio = Metric("seed.ratio", "seed contract: runner / seed script", "x", target="<= 0.3",
                    meets=lambda v: v <= 0.3)
-    load = Metric("seed.runner_load_s", "seed contract: runner's load phase (concurrency 1)", "s")
+    load = Metric("seed.runner_load_s", "seed contract: runner's load phase", "s")
     floor = Metric("seed.ratio_floor", "seed contract: load phase / seed script (ratio's floor)", "x",
-                   note="the contract's serial load alone; no runner can go below it")
+                   note="the contract's load phase alone; no runner can go below it")
     parallel = Metric("seed.concurrent_ratio", "seed contract at concurrency 20 / seed script", "x",
                       note="the same 20 requests all in flight at once: what concurrency: 1 costs")
     url = b.server()
