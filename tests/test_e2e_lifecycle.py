@@ -42,7 +42,8 @@ def test_a_clean_run_passes_the_log_check(cli):
 
 def test_a_server_that_dies_during_the_load_is_reported_not_hung(cli):
     t0 = time.monotonic()
-    r = cli("run", "--serve-reference", "--reference-arg=--crash-after=5", "--report", "json:-")
+    r = cli("run", "--serve-reference", "--reference-arg=--crash-after=5", "--set", "CONCURRENCY=1",
+            "--report", "json:-")
     assert time.monotonic() - t0 < 30
     assert r.code == 1 and "Traceback" not in r.err
     exit_entry = entry(r.ledger, "server/exit")
