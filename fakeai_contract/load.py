@@ -3,388 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
-from fakeai_contract import expr, resources
+from fakeai_contract import resources
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, ContractErrors, Location, did_you_mean
 from fakeai_contract.merge import load_tree
 from fakeai_contract.model import (OPERATORS, Check, Contract, Endpoint, Eventually, Health, Load,
                                    LogRules, MixEntry, ServerSpec, Settle, Target)
-from fakeai_contract.variables import Resolver, resolve_tree, resolve_vars, typed
-from fakeai_contract.yamlpos import PosDict, PosList, key_location, locate, value_location
-
-MAX_ERRORS = 20
-MAX_TOTAL_REQUESTS = 1_000_000
-#: Names a check may read besides the endpoints (see the evaluation document in the README).
-DOCUMENT_ROOTS = ("health", "client", "vars")
-SNAPSHOT_ROOTS = ("before", "delta")
-#: Operators whose string operand is a JMESPath expression; the rest take literals.
-EXPRESSION_OPERATORS = ("equals", "gt", "ge", "lt", "le")
-TOLERANT_OPERATORS = ("equals", "gt", "ge", "lt", "le", "between")
-_VARIABLE_REF = {"$ref": "#/$defs/variable"}
-
-
-def _strip_variables(node: Any) -> Any:
-    """The contract schema for resolved documents: the ${...} alternatives removed."""
-    if isinstance(node, list):
-        return [_strip_variables(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _strip_variables(v) for k, v in node.items()}
-    if isinstance(out.get("anyOf"), list) and _VARIABLE_REF in out["anyOf"]:
-        rest = [alt for alt in out.pop("anyOf") if alt != _VARIABLE_REF]
-        if len(rest) == 1:
-            out.update(rest[0])
-        else:
-            out["anyOf"] = rest
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def contract_schema() -> dict:
-    """The contract format's JSON Schema, as shipped (it accepts ${VAR} where numbers go)."""
-    return json.loads((resources.schemas_dir() / "contract.schema.json").read_text(encoding="utf-8"))
-
-
-@functools.lru_cache(maxsize=2)
-def _validator(resolved: bool) -> Draft202012Validator:
-    schema = contract_schema()
-    return Draft202012Validator(_strip_variables(schema) if resolved else schema)
-
-
-# --- JSON Schema errors, in the user's words -------------------------------------------------------
-
-_TYPE_WORDS = {"number": "a number", "integer": "an integer", "string": "a string",
-               "boolean": "true or false", "object": "a mapping", "array": "a list", "null": "null"}
-
-
-def _where(path) -> str:
-    out = ""
-    for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out or "the contract"
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _fix_from(schema: Any, key: Any) -> str | None:
-    examples = schema.get("examples") if isinstance(schema, dict) else None
-    if not examples or isinstance(key, int) or key is None:
-        return None
-    shown = " or ".join(f"{key}: {json.dumps(e)}" for e in examples[:2])
-    return f"write {shown}"
-
-
-def _unknown_keys(err: ValidationError, tree: Any) -> Iterator[ContractError]:
-    known = list(err.schema.get("properties", {}))
-    where = _where(err.absolute_path)
-    for key in sorted(set(err.instance) - set(known)):
-        hint = did_you_mean(key, known)
-        yield ContractError(f"unknown key {key!r} in {where}" + (f"; did you mean {hint!r}?" if hint else ""),
-                            key_location(_at(tree, err.absolute_path), key),
-                            fix=f"write {hint!r} instead" if hint else f"use one of: {', '.join(known)}")
-
-
-def _at(tree: Any, path) -> Any:
-    for step in path:
-        tree = tree[step]
-    return tree
-
-
-def _message(err: ValidationError, where: str) -> str:
-    kw, v, got = err.validator, err.validator_value, err.instance
-    table = {
-        "type": lambda: f"{where}: expected "
-                        f"{' or '.join(_TYPE_WORDS.get(t, t) for t in (v if isinstance(v, list) else [v]))}, "
-                        f"got {_shown(got)}",
-        "required": lambda: f"{where} is missing the required key "
-                            f"{next((k for k in v if k not in got), v[0])!r}",
-        "enum": lambda: f"{where} must be one of {', '.join(map(_shown, v))}, got {_shown(got)}"
-                        + (f"; did you mean {hint!r}?" if isinstance(got, str)
-                           and (hint := did_you_mean(got, [str(x) for x in v])) else ""),
-        "const": lambda: f"{where} must be {_shown(v)}, got {_shown(got)}",
-        "minimum": lambda: f"{where} must be at least {v}, got {_shown(got)}",
-        "maximum": lambda: f"{where} must be at most {v}, got {_shown(got)}",
-        "exclusiveMinimum": lambda: f"{where} must be greater than {v}, got {_shown(got)}",
-        "exclusiveMaximum": lambda: f"{where} must be less than {v}, got {_shown(got)}",
-        "minItems": lambda: f"{where} must have at least {v} item(s), got {len(got)}",
-        "maxItems": lambda: f"{where} must have at most {v} item(s), got {len(got)}",
-        "minLength": lambda: f"{where} must not be empty",
-        "uniqueItems": lambda: f"{where} lists the same item twice",
-        "pattern": lambda: f"{where}: {_shown(got)} is not in the expected form",
-    }
-    return table[kw]() if kw in table else f"{where}: {err.message}"
-
-
-def _schema_errors(err: ValidationError, tree: Any, examples_from: Any = None) -> Iterator[ContractError]:
-    path = list(err.absolute_path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        yield from _unknown_keys(err, tree)
-        return
-    if err.validator in ("anyOf", "oneOf") and err.context:
-        # A ${VAR} alternative never explains a mistake; prefer the branch whose type matched.
-        alternatives = err.validator_value
-        var_index = alternatives.index(_VARIABLE_REF) if _VARIABLE_REF in alternatives else None
-        branches = [e for e in err.context if e.relative_schema_path[0] != var_index] or list(err.context)
-        pick = next((e for e in branches if e.validator != "type"), branches[0])
-        yield from _schema_errors(pick, tree, examples_from=err.schema)
-        return
-    key = path[-1] if path else None
-    where = _where(path)
-    if "propertyNames" in err.relative_schema_path or "propertyNames" in err.schema_path:
-        yield ContractError(f"{where}: the name {_shown(err.instance)} is not allowed",
-                            key_location(_at(tree, path), err.instance),
-                            fix="use letters, digits and '_' only, starting with a letter or '_'")
-        return
-    loc = locate(tree, path)
-    if err.validator == "required":
-        missing = next((k for k in err.validator_value if k not in err.instance), None)
-        example = err.schema.get("properties", {}).get(missing, {})
-        yield ContractError(_message(err, where), loc, fix=_fix_from(example, missing) or f"add {missing}")
-        return
-    yield ContractError(_message(err, where), loc,
-                        fix=_fix_from(examples_from or err.schema, key) or _fix_from(err.schema, key))
-
-
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
-
-
-def _fits(value: Any, allowed: list[str]) -> bool:
-    kind = _JSON_TYPES.get(type(value))
-    return kind in allowed or (kind == "integer" and "number" in allowed)
-
-
-def coerce_variables(tree: Any) -> None:
-    """Read a value that was one whole ${...} as the type its key wants: '5' → 5 for a timeout
-    written in a flow mapping (where ${...} must be quoted), 1 → '1' for a header."""
-    for _ in range(MAX_ERRORS):
-        changed = False
-        for err in _validator(True).iter_errors(tree):
-            path = list(err.absolute_path)
-            if err.validator != "type" or not path:
-                continue
-            container, key = _at(tree, path[:-1]), path[-1]
-            text = getattr(container, "var_text", {}).get(key)
-            allowed = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-            if text is None:
-                continue
-            for candidate in (typed(text), text):
-                if _fits(candidate, allowed) and candidate != container[key]:
-                    container[key], changed = candidate, True
-                    break
-        if not changed:
-            return
-
-
-def _validate_shape(tree: Any, resolved: bool) -> list[ContractError]:
-    errors: list[ContractError] = []
-    for err in sorted(_validator(resolved).iter_errors(tree), key=lambda e: list(map(str, e.absolute_path))):
-        errors.extend(_schema_errors(err, tree))
-        if len(errors) >= MAX_ERRORS:
-            break
-    return errors[:MAX_ERRORS]
-
-
-# --- semantic checks ------------------------------------------------------------------------------
-
-def _function_names() -> list[str]:
-    return sorted(n[len("_func_"):] for n in dir(expr.OPTIONS.custom_functions) if n.startswith("_func_"))
-
-
-def _second_names(text: str) -> list[tuple[str, str | None]]:
-    """(before|delta, the endpoint name after it) for each snapshot read in TEXT."""
-    found: list[tuple[str, str | None]] = []
-
-    def walk(node: dict) -> None:
-        kids = [c for c in node.get("children", ()) if isinstance(c, dict)]
-        if node.get("type") == "subexpression" and kids and kids[0].get("type") == "field" \
-                and kids[0]["value"] in SNAPSHOT_ROOTS:
-            nxt = kids[1] if len(kids) > 1 and kids[1].get("type") == "field" else None
-            found.append((kids[0]["value"], nxt["value"] if nxt else None))
-        for kid in kids:
-            walk(kid)
-
-    walk(expr.compile_expression(text).parsed)
-    return found
-
-
-def check_expression(text: str, what: str, endpoints: list[str], loc: Location | None,
-                     operand: bool = False) -> list[ContractError]:
-    """Problems with a JMESPath expression: syntax, unknown functions, names the document lacks."""
-    try:
-        expr.compile_expression(text)
-    except (expr.JMESPathError, ValueError, TypeError, RecursionError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        first = first.replace("Invalid jmespath expression: ", "").removesuffix(", for expression:").rstrip(":")
-        return [ContractError(f"{what}: {text!r} is not a valid JMESPath expression: {first}", loc,
-                              fix="see https://jmespath.org/specification.html; literals go in backticks, "
-                                  "e.g. `0`, and literal strings in single quotes, e.g. 'healthy'")]
-    errors = []
-    for name in sorted(expr.function_names(text)):
-        if not expr.is_known_function(name):
-            # The project's own functions first: 'sbu' is more likely 'sub' than 'sum'.
-            hint = did_you_mean(name, expr.EXTRA_FUNCTIONS) or did_you_mean(name, _function_names())
-            errors.append(ContractError(
-                f"{what} calls the unknown function {name}()" + (f"; did you mean {hint}()?" if hint else ""),
-                loc, fix=f"write {hint}() instead" if hint else f"use one of: {', '.join(_function_names())}"))
-    allowed = [*endpoints, *DOCUMENT_ROOTS, *SNAPSHOT_ROOTS]
-    for name in sorted(expr.root_names(text)):
-        if name not in allowed:
-            hint = did_you_mean(name, allowed)
-            errors.append(ContractError(
-                f"{what} reads {name!r}, which is not an endpoint"
-                + (f"; did you mean {hint!r}?" if hint else f" (endpoints: {', '.join(endpoints) or 'none'})"),
-                loc, fix=(f"write {hint!r} instead" if hint else
-                          "name an endpoint, before.<endpoint>, delta.<endpoint>, health, client or vars")
-                + (f"; for the literal string write the JMESPath raw string \"'{text}'\"" if operand else "")))
-    for root, name in _second_names(text):
-        if name is not None and name not in endpoints:
-            hint = did_you_mean(name, endpoints)
-            errors.append(ContractError(
-                f"{what} reads {root}.{name}, but {name!r} is not an endpoint"
-                + (f"; did you mean {hint!r}?" if hint else ""), loc,
-                fix=f"write {root}.{hint} instead" if hint else f"write {root}.<endpoint>"))
-    return errors
-
-
-def _regex_errors(pattern: str, what: str, loc: Location | None) -> list[ContractError]:
-    try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError) as exc:
-        return [ContractError(f"{what}: {pattern!r} is not a valid regular expression: {exc}", loc,
-                              fix="escape special characters with a backslash, e.g. \\( or \\.")]
-    return []
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "check"
-
-
-def _check_ids(checks: list) -> list[str]:
-    ids, seen = [], set()
-    for item in checks:
-        base = f"check/{_slug(item['name'])}"
-        cid, n = base, 1
-        while cid in seen:
-            n += 1
-            cid = f"{base}-{n}"
-        seen.add(cid)
-        ids.append(cid)
-    return ids
-
-
-def _check_errors(c: PosDict, loc: Location | None, endpoints: list[str]) -> list[ContractError]:
-    name = c["name"]
-    ops = [k for k in OPERATORS if k in c]
-    if len(ops) != 1:
-        what = "no operator" if not ops else f"{len(ops)} operators ({', '.join(ops)})"
-        return [ContractError(f"check {name!r} has {what}; a check has exactly one", loc,
-                              fix="keep one of: " + ", ".join(OPERATORS)
-                              + ("; use between: [lo, hi] for a range" if ops else ""))]
-    op = ops[0]
-    errors = check_expression(c["that"], f"check {name!r}", endpoints, value_location(c, "that"))
-    operand, operand_loc = c[op], value_location(c, op)
-    if op in EXPRESSION_OPERATORS and isinstance(operand, str):
-        errors += check_expression(operand, f"check {name!r} ({op})", endpoints, operand_loc, operand=True)
-    if op == "between":
-        for i, bound in enumerate(operand):
-            if isinstance(bound, str):
-                errors += check_expression(bound, f"check {name!r} (between)", endpoints,
-                                           value_location(operand, i), operand=True)
-    if op == "matches":
-        errors += _regex_errors(operand, f"check {name!r}", operand_loc)
-    if "tolerance" in c and op not in TOLERANT_OPERATORS:
-        errors.append(ContractError(f"check {name!r}: tolerance does not apply to {op}",
-                                    key_location(c, "tolerance"), fix="remove the tolerance"))
-    return errors
-
-
-def _schema_file_errors(tree: PosDict, store: SchemaStore) -> list[ContractError]:
-    named: list[tuple[str, Location | None]] = []
-    health = tree.get("health") or {}
-    if health.get("schema"):
-        named.append((health["schema"], value_location(health, "schema")))
-    for entry in (tree.get("load") or {}).get("mix") or []:
-        named += [(entry[k], value_location(entry, k)) for k in ("response_schema", "chunk_schema") if entry.get(k)]
-    for ep in (tree.get("endpoints") or {}).values():
-        if ep.get("schema"):
-            named.append((ep["schema"], value_location(ep, "schema")))
-    errors = []
-    for name, loc in named:
-        try:
-            store.validator(name)
-        except ContractError as exc:
-            # Point at the contract line that names the schema; the schema file is in the message.
-            where = f" (at {exc.location})" if exc.location is not None and exc.location.line else ""
-            errors.append(ContractError(exc.message + where, loc or exc.location, fix=exc.fix))
-    return errors
-
-
-def _finite_errors(node: Any, path: tuple = ()) -> Iterator[ContractError]:
-    if isinstance(node, float) and (node != node or node in (float("inf"), float("-inf"))):
-        yield ContractError(f"{_where(path)} is {node}, not a finite number", None, fix="write a finite number")
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            yield from (_located(e, node, k) for e in _finite_errors(v, path + (k,)))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from (_located(e, node, i) for e in _finite_errors(v, path + (i,)))
-
-
-def _located(err: ContractError, container: Any, key: Any) -> ContractError:
-    if err.location is None:
-        err.location = value_location(container, key)
-    return err
-
-
-def semantic_errors(tree: PosDict, store: SchemaStore) -> list[ContractError]:
-    """Every problem the JSON Schema cannot express, each at its location."""
-    errors = list(_finite_errors(tree))
-    endpoints = list(tree.get("endpoints") or {})
-    for name in endpoints:
-        if name in (*DOCUMENT_ROOTS, *SNAPSHOT_ROOTS):
-            errors.append(ContractError(f"endpoint name {name!r} is reserved by the evaluation document",
-                                        key_location(tree["endpoints"], name), fix=f"rename it, e.g. {name}_doc"))
-    checks = tree.get("checks") or []
-    for i, c in enumerate(checks):
-        errors += _check_errors(c, value_location(checks, i), endpoints)
-    settle = tree.get("settle")
-    if settle:
-        errors += check_expression(settle["until"], "settle.until", endpoints, value_location(settle, "until"))
-    logs = tree.get("logs") or {}
-    for key in ("fail_on", "ignore"):
-        for i, pattern in enumerate(logs.get(key) or []):
-            errors += _regex_errors(pattern, f"logs.{key}[{i}]", value_location(logs[key], i))
-    load = tree.get("load") or {}
-    mix = load.get("mix") or []
-    total = sum(entry["count"] for entry in mix)
-    if total > MAX_TOTAL_REQUESTS:
-        errors.append(ContractError(f"load.mix sends {total} requests in all, more than {MAX_TOTAL_REQUESTS}",
-                                    value_location(load, "mix"), fix="lower the counts"))
-    for i, entry in enumerate(mix):
-        if not (load.get("models") or entry.get("models") or entry["body"].get("model")):
-            errors.append(ContractError(f"mix entry {entry['name']!r} has no model", value_location(mix, i),
-                                        fix="list models under load.models, or write models: [...] here"))
-    return errors + _schema_file_errors(tree, store)
+from fakeai_contract.validate import MAX_ERRORS, coerce_variables, semantic_errors, validate_shape
+from fakeai_contract.variables import Resolver, resolve_tree, resolve_vars
+from fakeai_contract.yamlpos import PosDict, PosList, value_location
 
 
 # --- building the model ---------------------------------------------------------------------------
@@ -411,6 +46,23 @@ def _floats(section: Mapping, *keys: str) -> dict:
 def _ints(section: Mapping, *keys: str) -> dict:
     # JSON Schema counts 10.0 as an integer; the model wants a real int.
     return {k: int(section[k]) for k in keys if k in section}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "check"
+
+
+def _check_ids(checks: list) -> list[str]:
+    ids, seen = [], set()
+    for item in checks:
+        base = f"check/{_slug(item['name'])}"
+        cid, n = base, 1
+        while cid in seen:
+            n += 1
+            cid = f"{base}-{n}"
+        seen.add(cid)
+        ids.append(cid)
+    return ids
 
 
 def build(tree: PosDict, source: Path) -> Contract:
@@ -507,13 +159,13 @@ def _raise(errors: list[ContractError]) -> None:
 
 def _load(path: Path, overrides: Mapping[str, Any], env: Mapping[str, str]) -> Contract:
     merged = load_tree(path)
-    _raise(_validate_shape(merged.tree, resolved=False))
+    _raise(validate_shape(merged.tree, resolved=False))
     declared = merged.tree.get("vars") or PosDict()
     resolver = Resolver(declared, overrides, env)
     tree = resolve_tree(merged.tree, resolver)
     variables = resolve_vars(resolver)
     coerce_variables(tree)
-    _raise(_validate_shape(tree, resolved=True))
+    _raise(validate_shape(tree, resolved=True))
     folders = [f.absolute().parent for f in (path, *reversed(merged.files))] + [resources.schemas_dir()]
     schema_dirs = tuple(dict.fromkeys(folders))
     _raise(semantic_errors(tree, SchemaStore(schema_dirs)))

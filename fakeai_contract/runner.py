@@ -102,9 +102,22 @@ async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger
     return ledger
 
 
+def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    # CPython's selector loop may set a result on a connect future that an interrupt has just
+    # cancelled (InvalidStateError in _sock_connect_cb); it is harmless, so it is not printed.
+    if isinstance(context.get("exception"), asyncio.InvalidStateError):
+        return
+    loop.default_exception_handler(context)
+
+
+async def _run_guarded(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger:
+    asyncio.get_running_loop().set_exception_handler(_loop_exception)
+    return await run(contract, options, ledger)
+
+
 def run_sync(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger:
     """Run in a fresh event loop; KeyboardInterrupt propagates with the ledger kept."""
     try:
-        return asyncio.run(run(contract, options, ledger))
+        return asyncio.run(_run_guarded(contract, options, ledger))
     finally:
         ledger.finish()

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from jsonschema import Draft202012Validator
 
-from fakeai_contract.checks.schema import CompiledValidator, SchemaStore, compile_check, iter_errors
+from fakeai_contract.checks.compiled import CompiledValidator, compile_check
+from fakeai_contract.checks.schema import SchemaStore, iter_errors
 from fakeai_contract.reference.options import ReferenceOptions
 from fakeai_contract.reference.state import ReferenceState
 
