@@ -117,3 +117,13 @@ def test_client_timing_matches_configured_ttft_and_itl(cli):
     client = r.ledger["client"]
     assert abs(client["ttft_s"]["p50"] - 0.05) <= 0.005, client["ttft_s"]
     assert abs(client["itl_s"]["p50"] - 0.01) <= 0.002, client["itl_s"]
+
+
+def test_latency_gates_fail_on_a_slow_first_token(cli):
+    r = run(cli, "fakeai-strict", "--ttft=0.6")
+    s = statuses(r.ledger)
+    assert r.code == 1
+    assert s["check/latency-gate-ttft-p99"] == "fail"
+    gate = next(e for e in r.ledger["entries"] if e["id"] == "check/latency-gate-ttft-p99")
+    assert gate["observed"] >= 0.6 and gate["expected"] == 0.5
+    assert s["check/server-ttft-p50-agrees-with-the-client-s"] == "pass"   # slow, but honestly reported
