@@ -113,7 +113,9 @@ def test_event_lag_is_waited_for_and_fails_when_the_wait_is_shorter(cli):
 
 
 def test_client_timing_matches_configured_ttft_and_itl(cli):
-    r = run(cli, "fakeai-strict", "--ttft=0.05", "--itl=0.01")
+    """Accuracy is measured one request at a time: ten streams starting together queue on the
+    client before their bytes leave, and that queueing is (rightly) part of what it measures."""
+    r = run(cli, "fakeai-strict", "--ttft=0.05", "--itl=0.01", sets=("CONCURRENCY=1",))
     client = r.ledger["client"]
     assert abs(client["ttft_s"]["p50"] - 0.05) <= 0.005, client["ttft_s"]
     assert abs(client["itl_s"]["p50"] - 0.01) <= 0.002, client["itl_s"]
