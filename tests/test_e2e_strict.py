@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiohttp
 import pytest
@@ -129,3 +130,14 @@ def test_latency_gates_fail_on_a_slow_first_token(cli):
     gate = next(e for e in r.ledger["entries"] if e["id"] == "check/latency-gate-ttft-p99")
     assert gate["observed"] >= 0.6 and gate["expected"] == 0.5
     assert s["check/server-ttft-p50-agrees-with-the-client-s"] == "pass"   # slow, but honestly reported
+
+
+def test_failing_eventually_checks_wait_together_not_one_after_another(cli):
+    """Several checks that never hold each wait SETTLE_TIMEOUT; concurrently, so the run takes
+    about one timeout, not the sum of them."""
+    t0 = time.monotonic()
+    r = run(cli, "fakeai-strict", "--drop-stream-rate=0.5", "--seed=7", sets=("SETTLE_TIMEOUT=2",))
+    elapsed = time.monotonic() - t0
+    waited = [e for e in r.ledger["entries"] if e["status"] == "fail" and e["duration_s"] >= 1.5]
+    assert len(waited) >= 3
+    assert elapsed < 2 * 2 + 4, elapsed        # the sum would be >= 6 s of waiting alone

@@ -38,32 +38,48 @@ def _endpoints_read(check: Check, known: set[str]) -> list[str]:
 
 async def run_checks(ctx: RunContext, doc: dict[str, Any],
                      rebuild: Callable[[list[str]], Any]) -> None:
-    """Evaluate every check against DOC and record one entry each.
+    """Evaluate every check against DOC and record one entry each, in the contract's order.
 
-    REBUILD(names) re-fetches those endpoints and returns a fresh document (for `eventually`).
+    REBUILD(names) re-fetches those endpoints and returns a fresh document. Checks with
+    `eventually` that do not hold at once are re-checked concurrently, so a run with several
+    failing ones waits for the longest timeout, not for their sum.
     """
     opts = ctx.options
     known = set(ctx.contract.endpoints)
+    t0 = time.monotonic()
+    pending = []
     for check in ctx.contract.checks:
-        loc = ctx.location(check)
         reason = selected(check, opts.only, opts.skip)
         if reason:
+            pending.append(_skipped(reason))
+        else:
+            pending.append(_settled(check, evaluate(check, doc), t0, known, rebuild))
+    for check, result in zip(ctx.contract.checks, await asyncio.gather(*pending)):
+        outcome, elapsed, polls = result
+        loc = ctx.location(check)
+        if outcome is None:
             ctx.ledger.record(check.id, "check", check.name, Status.SKIP, expected=check.expected,
-                              message=reason, tags=check.tags, location=loc)
-            continue
-        t0 = time.monotonic()
-        outcome = evaluate(check, doc)
-        polls = 1
-        if check.eventually and outcome.status is not Status.PASS:
-            deadline = t0 + check.eventually.timeout
-            names = _endpoints_read(check, known)
-            while outcome.status is not Status.PASS and time.monotonic() + check.eventually.interval <= deadline:
-                await asyncio.sleep(check.eventually.interval)
-                doc = await rebuild(names)
-                outcome = evaluate(check, doc)
-                polls += 1
-        elapsed = time.monotonic() - t0
-        _record(ctx, check, outcome, elapsed, polls, loc)
+                              message=polls, tags=check.tags, location=loc)
+        else:
+            _record(ctx, check, outcome, elapsed, polls, loc)
+
+
+async def _skipped(reason: str) -> tuple[None, float, str]:
+    return None, 0.0, reason
+
+
+async def _settled(check: Check, outcome: Outcome, t0: float, known: set[str],
+                   rebuild: Callable[[list[str]], Any]) -> tuple[Outcome, float, int]:
+    """Re-check an `eventually` check until it holds or its timeout passes."""
+    polls = 1
+    if check.eventually and outcome.status is not Status.PASS:
+        deadline = t0 + check.eventually.timeout
+        names = _endpoints_read(check, known)
+        while outcome.status is not Status.PASS and time.monotonic() + check.eventually.interval <= deadline:
+            await asyncio.sleep(check.eventually.interval)
+            outcome = evaluate(check, await rebuild(names))
+            polls += 1
+    return outcome, time.monotonic() - t0 if check.eventually else 0.0, polls
 
 
 def _record(ctx: RunContext, check: Check, outcome: Outcome, elapsed: float, polls: int, loc) -> None:
