@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -86,7 +87,6 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     port = None
     if args.serve_reference:
         port = lifecycle.free_port()
-        overrides.setdefault("FAKEAI_HOST", "127.0.0.1")
         overrides["FAKEAI_HOST"] = "127.0.0.1"
         overrides["FAKEAI_PORT"] = str(port)
     contract = load_contract(args.contract, overrides=overrides)
@@ -125,21 +125,24 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     ledger = new_ledger(contract)
     if server is not None:
         ledger.meta["server"] = {"command": server.display(), "log": str(log_path)}
+    if server is not None:
+        server.start()          # a command that cannot start is the user's mistake: exit 2, no report
+        options = replace(options, log_source=logsource.CapturedLog(log_path, server.log_start))
+    handles_signals = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM)
     previous_int = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if handles_signals:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if server is not None:
-            server.start()
-            options = replace(options, log_source=logsource.CapturedLog(log_path, server.log_start))
         run_sync(contract, options, ledger)
     except KeyboardInterrupt:
         ledger.interrupted = True
     finally:
         # A second Ctrl-C (or SIGTERM) while the server is stopped or the reports are written would
         # lose the ledger; cleanup is bounded (the server's grace, then SIGKILL), so ignore them.
-        signal.signal(signal.SIGTERM, _ignore_during_cleanup)
-        signal.signal(signal.SIGINT, _ignore_during_cleanup)
+        if handles_signals:
+            signal.signal(signal.SIGTERM, _ignore_during_cleanup)
+            signal.signal(signal.SIGINT, _ignore_during_cleanup)
         progress.clear()
         if server is not None:
             server.stop()
@@ -149,9 +152,10 @@ def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         try:
             code = _emit(args, contract, ledger, reports, stdout, stderr)
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            if previous_int is not None:
-                signal.signal(signal.SIGINT, previous_int)
+            if handles_signals:
+                signal.signal(signal.SIGTERM, previous)
+                if previous_int is not None:
+                    signal.signal(signal.SIGINT, previous_int)
     return code
 
 

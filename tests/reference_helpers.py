@@ -77,6 +77,9 @@ def wait_until(probe: Callable[[], Any], timeout: float = 5.0, interval: float =
 def drained(s: requests.Session, base_url: str, timeout: float = 5.0) -> dict[str, Any]:
     """Wait until the event queue is empty; the metrics snapshot then."""
     def probe():
-        snap = snapshot(s, base_url)
-        return snap if snap["events"]["queue_depth"] == 0 else None
+        # The queue first: once it is empty it stays empty (no new traffic), so a snapshot taken
+        # after that sees every event applied; a snapshot's own endpoints are read one by one.
+        if get_json(s, base_url, "/metrics/events")["queue_depth"] != 0:
+            return None
+        return snapshot(s, base_url)
     return wait_until(probe, timeout)

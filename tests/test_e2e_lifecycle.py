@@ -115,3 +115,21 @@ def test_no_server_process_outlives_a_run(cli):
     while set(marked_processes()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not set(marked_processes()) - before
+
+
+def test_a_server_command_that_does_not_exist_is_exit_2_without_a_report(cli):
+    r = cli("run", "--serve", "no-such-server-binary --port 1")
+    assert r.code == 2 and "no-such-server-binary" in r.err
+    assert "FINAL TEST REPORT" not in r.out + r.err and "Traceback" not in r.err
+
+
+def test_runs_from_a_worker_thread_without_touching_signal_handlers(tmp_path, monkeypatch):
+    import threading
+    from tests.conftest import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=run_cli("run", "--serve-reference", "--quiet")))
+    t.start()
+    t.join(60)
+    assert box["r"].code == 0, box["r"].err

@@ -85,6 +85,10 @@ async def settle(ctx: RunContext, client: dict[str, Any]) -> dict[str, Fetched]:
         await asyncio.sleep(spec.interval)
         fetched = await snapshot(ctx)
         polls += 1
+    if held:
+        # The endpoints of one snapshot are read concurrently: one read just before `until` came
+        # true may be stale. Once settled, a fresh snapshot sees everything applied.
+        fetched = await snapshot(ctx)
     elapsed = time.monotonic() - t0
     ctx.ledger.record(
         "settle", "check", f"Settle: {spec.until}", Status.PASS if held else Status.WARN,
