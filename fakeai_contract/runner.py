@@ -84,7 +84,6 @@ async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger
         stats = await run_load(ctx)
         client = stats.to_dict()
         ledger.client = client
-        _server_exit(ctx)
         ctx.notify("phase", name="settle")
         fetched = await endpoint_phase.settle(ctx, client) if contract.endpoints else {}
         endpoint_phase.record_endpoints(ctx, fetched)
@@ -98,6 +97,7 @@ async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger
 
         ctx.notify("phase", name="checks")
         await run_checks(ctx, doc, rebuild)
+        _server_exit(ctx)       # last, so a server that died during any phase has been reaped
         check_logs(ctx)
     return ledger
 
