@@ -37,7 +37,7 @@ class RunContext:
     options: RunOptions
     ledger: Ledger
     transport: Transport
-    schemas: Any                            # checks.schema.SchemaStore
+    schemas: Any                            # checks.schema.SchemaStore: .errors(name, document)
     health: Any = None
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+from fakeai_contract.expr import is_number
 
 
 def delta(after: Any, before: Any) -> Any:
@@ -14,10 +12,10 @@ def delta(after: Any, before: Any) -> Any:
 
     Non-numeric leaves and lists are left out, so `delta` only ever holds numbers and mappings.
     """
-    if _is_number(after):
+    if is_number(after):
         if before is None:
             return after
-        if _is_number(before):
+        if is_number(before):
             diff = after - before
             return round(diff, 12) if isinstance(diff, float) else diff
         return None

@@ -11,8 +11,9 @@ from jmespath import exceptions as jexc
 from jmespath import functions
 
 
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def is_number(x: Any) -> bool:
+    """A JSON number: int or float, not a boolean, not NaN."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
 
 
 class Functions(functions.Functions):
@@ -120,6 +121,21 @@ def root_names(text: str) -> set[str]:
 
     visit(ast, True)
     return names
+
+
+SNAPSHOT_ROOTS = ("before", "delta")
+
+
+def snapshot_reads(text: str) -> list[tuple[str, str | None]]:
+    """(before|delta, the endpoint name after it, or None) for every snapshot read anywhere in TEXT."""
+    found: list[tuple[str, str | None]] = []
+    for node in _walk(compile_expression(text).parsed):
+        kids = [c for c in node.get("children", ()) if isinstance(c, dict)]
+        if node.get("type") == "subexpression" and kids and kids[0].get("type") == "field" \
+                and kids[0]["value"] in SNAPSHOT_ROOTS:
+            nxt = kids[1] if len(kids) > 1 and kids[1].get("type") == "field" else None
+            found.append((kids[0]["value"], nxt["value"] if nxt else None))
+    return found
 
 
 def function_names(text: str) -> set[str]:

@@ -168,11 +168,12 @@ def _load(path: Path, overrides: Mapping[str, Any], env: Mapping[str, str]) -> C
     _raise(validate_shape(tree, resolved=True))
     folders = [f.absolute().parent for f in (path, *reversed(merged.files))] + [resources.schemas_dir()]
     schema_dirs = tuple(dict.fromkeys(folders))
-    _raise(semantic_errors(tree, SchemaStore(schema_dirs)))
+    store = SchemaStore(schema_dirs)
+    _raise(semantic_errors(tree, store))
     contract = build(tree, path)
     secrets = frozenset(resolver.secrets() | _header_secrets(contract.target.headers))
     return dataclasses.replace(contract, vars=plain(variables), secrets=secrets, schema_dirs=schema_dirs,
-                               files=merged.files)
+                               files=merged.files, schema_store=store)
 
 
 def _source_line(loc: Location | None, cache: dict[str, list[str]]) -> str | None:

@@ -155,3 +155,6 @@ class Contract:
     secrets: frozenset[str] = frozenset()    # values to redact in every output
     schema_dirs: tuple[Path, ...] = ()       # where schema references resolve, in order
     files: tuple[Path, ...] = ()             # every file merged in (extends chain), base first
+    # The loader's checks.schema.SchemaStore, every named schema already read and checked, so a
+    # run does not read and check them again.
+    schema_store: Any = field(default=None, compare=False, repr=False)

@@ -18,23 +18,6 @@ from fakeai_contract.phases.logs import check_logs
 from fakeai_contract.transport import Transport
 
 
-class Schemas:
-    """Schema validation by name, errors as {path, message}; the phases' view of the SchemaStore."""
-
-    def __init__(self, contract: Contract):
-        self._store = SchemaStore(contract.schema_dirs)
-        self._validators: dict[str, Any] = {}
-
-    def errors(self, name: str, document: Any) -> list[dict]:
-        validator = self._validators.get(name)
-        if validator is None:
-            validator = self._validators[name] = self._store.validator(name)
-        if validator.is_valid(document):
-            return []
-        from fakeai_contract.checks.schema import iter_errors
-        return iter_errors(validator, document)
-
-
 def new_ledger(contract: Contract) -> Ledger:
     return Ledger(contract=contract.name, target=contract.target.base_url)
 
@@ -73,7 +56,7 @@ async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger
     concurrency = max(contract.load.concurrency, len(contract.endpoints), 1)
     async with Transport(contract.target, concurrency=concurrency) as transport:
         ctx = RunContext(contract=contract, options=options, ledger=ledger, transport=transport,
-                         schemas=Schemas(contract))
+                         schemas=contract.schema_store or SchemaStore(contract.schema_dirs))
         if not await wait_healthy(ctx):
             _skip_after_unhealthy(ctx)
             check_logs(ctx)

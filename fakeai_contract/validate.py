@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from fakeai_contract import expr, resources
+from fakeai_contract.expr import SNAPSHOT_ROOTS
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, Location, did_you_mean
 from fakeai_contract.model import OPERATORS
@@ -21,7 +22,6 @@ MAX_ERRORS = 20
 MAX_TOTAL_REQUESTS = 1_000_000
 #: Names a check may read besides the endpoints (see the evaluation document in the README).
 DOCUMENT_ROOTS = ("health", "client", "vars")
-SNAPSHOT_ROOTS = ("before", "delta")
 #: Operators whose string operand is a JMESPath expression; the rest take literals.
 EXPRESSION_OPERATORS = ("equals", "gt", "ge", "lt", "le")
 TOLERANT_OPERATORS = ("equals", "gt", "ge", "lt", "le", "between")
@@ -205,23 +205,6 @@ def _function_names() -> list[str]:
     return sorted(n[len("_func_"):] for n in dir(expr.OPTIONS.custom_functions) if n.startswith("_func_"))
 
 
-def _second_names(text: str) -> list[tuple[str, str | None]]:
-    """(before|delta, the endpoint name after it) for each snapshot read in TEXT."""
-    found: list[tuple[str, str | None]] = []
-
-    def walk(node: dict) -> None:
-        kids = [c for c in node.get("children", ()) if isinstance(c, dict)]
-        if node.get("type") == "subexpression" and kids and kids[0].get("type") == "field" \
-                and kids[0]["value"] in SNAPSHOT_ROOTS:
-            nxt = kids[1] if len(kids) > 1 and kids[1].get("type") == "field" else None
-            found.append((kids[0]["value"], nxt["value"] if nxt else None))
-        for kid in kids:
-            walk(kid)
-
-    walk(expr.compile_expression(text).parsed)
-    return found
-
-
 def check_expression(text: str, what: str, endpoints: list[str], loc: Location | None,
                      operand: bool = False) -> list[ContractError]:
     """Problems with a JMESPath expression: syntax, unknown functions, names the document lacks."""
@@ -251,7 +234,7 @@ def check_expression(text: str, what: str, endpoints: list[str], loc: Location |
                 loc, fix=(f"write {hint!r} instead" if hint else
                           "name an endpoint, before.<endpoint>, delta.<endpoint>, health, client or vars")
                 + (f"; for the literal string write the JMESPath raw string \"'{text}'\"" if operand else "")))
-    for root, name in _second_names(text):
+    for root, name in expr.snapshot_reads(text):
         if name is not None and name not in endpoints:
             hint = did_you_mean(name, endpoints)
             errors.append(ContractError(

@@ -109,3 +109,11 @@ def test_property_equals_holds_exactly_within_absolute_tolerance(expected, tol, 
 def test_property_percent_tolerance_is_relative_to_expected(expected, pct):
     assert tolerance_for(f"{pct}%", expected) == pytest.approx(abs(expected) * pct / 100)
     assert tolerance_for(pct, expected) == pct
+
+
+def test_a_snapshot_read_inside_a_function_call_that_did_not_answer_is_an_error():
+    """delta.errors is read as a function argument, not on the expression's left spine."""
+    doc = {**DOC, "delta": {"metrics": {"total_requests": 15}}}
+    out = evaluate(C("delta.metrics.total_requests", "equals",
+                     "sub(delta.metrics.total_requests, delta.errors.total_requests)"), doc)
+    assert out.status is Status.ERROR and "delta.errors did not answer" in out.message

@@ -28,10 +28,6 @@ class _Unavailable(Exception):
     """An input of the check is missing: the check cannot be evaluated."""
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and not (isinstance(x, float) and math.isnan(x))
-
-
 def tolerance_for(tolerance: float | str | None, expected: float) -> float:
     """The absolute slack a tolerance allows around EXPECTED ('2%' is relative to it)."""
     if tolerance is None:
@@ -65,7 +61,7 @@ def _operand(value: Any, doc: dict) -> Any:
 
 
 def _need_number(label: str, value: Any) -> float:
-    if not _is_number(value):
+    if not expr.is_number(value):
         raise TypeError(f"{label} is {_fmt(value)} ({type(value).__name__}), not a number")
     return value
 
@@ -83,7 +79,7 @@ def _compare(sym: str, test: Callable[[float, float], bool], widen: int):
 
 def _equals(check: Check, observed: Any, doc: dict) -> tuple[bool, Any, str]:
     exp = _operand(check.expected, doc)
-    if _is_number(exp) and _is_number(observed):
+    if expr.is_number(exp) and expr.is_number(observed):
         slack = tolerance_for(check.tolerance, exp)
         ok = abs(observed - exp) <= slack + 1e-12 * max(1.0, abs(exp))
         tol = f" ± {_fmt(slack)}" if slack else ""
@@ -100,7 +96,7 @@ def _between(check: Check, observed: Any, doc: dict) -> tuple[bool, Any, str]:
 
 
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
-    "number": _is_number,
+    "number": expr.is_number,
     "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
@@ -177,38 +173,23 @@ def path_exists(text: str, doc: Any) -> bool:
 def missing_inputs(check: Check, doc: dict) -> list[str]:
     """Endpoint sections a check reads that are absent from the document (they did not answer)."""
     names: set[str] = set()
-    for text in _expressions(check):
+    for text in expressions(check):
         names |= expr.root_names(text)
     missing = []
     for name in sorted(names):
-        if name in ("before", "delta"):
+        if name in expr.SNAPSHOT_ROOTS:
             continue
         if name not in doc or doc[name] is None:
             missing.append(name)
-    for text in _expressions(check):
-        parsed = expr.compile_expression(text).parsed
-        for section in ("before", "delta"):
-            sub = _second_name(parsed, section)
-            if sub and sub not in (doc.get(section) or {}):
-                missing.append(f"{section}.{sub}")
+    for text in expressions(check):
+        for section, name in expr.snapshot_reads(text):
+            if name and name not in (doc.get(section) or {}) and f"{section}.{name}" not in missing:
+                missing.append(f"{section}.{name}")
     return missing
 
 
-def _second_name(parsed: dict, first: str) -> str | None:
-    node = parsed
-    while node.get("type") in ("subexpression", "index_expression", "projection", "value_projection",
-                               "filter_projection") and node.get("children"):
-        head = node["children"][0]
-        if head.get("type") == "field" and head["value"] == first and len(node["children"]) > 1:
-            nxt = node["children"][1]
-            while nxt.get("type") == "subexpression":
-                nxt = nxt["children"][0]
-            return nxt["value"] if nxt.get("type") == "field" else None
-        node = head
-    return None
-
-
-def _expressions(check: Check) -> list[str]:
+def expressions(check: Check) -> list[str]:
+    """Every JMESPath expression a check evaluates: `that` and any expression operands."""
     texts = [check.that]
     if check.op in ("equals", "gt", "ge", "lt", "le") and isinstance(check.expected, str):
         texts.append(check.expected)

@@ -111,6 +111,11 @@ class SchemaStore:
             self._cache[name] = self._build(self.find(name))
         return self._cache[name]
 
+    def errors(self, name: str, document: Any) -> list[dict]:
+        """DOCUMENT's errors against the schema NAME, as {path, message}; [] when it is valid."""
+        validator = self.validator(name)
+        return [] if validator.is_valid(document) else iter_errors(validator, document)
+
     def _retrieve(self, uri: str) -> Resource:
         if uri not in self._retrieved:
             self._retrieved[uri] = self._fetch(uri)

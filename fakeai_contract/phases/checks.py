@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable
 
 from fakeai_contract import expr
-from fakeai_contract.checks.rules import Outcome, evaluate
+from fakeai_contract.checks.rules import Outcome, evaluate, expressions
 from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import SkipReason, Status
 from fakeai_contract.model import Check
@@ -25,13 +25,9 @@ def selected(check: Check, only: tuple[str, ...], skip: tuple[str, ...]) -> str 
 
 def _endpoints_read(check: Check, known: set[str]) -> list[str]:
     names: set[str] = set()
-    texts = [check.that] + ([check.expected] if isinstance(check.expected, str) and check.op in
-                            ("equals", "gt", "ge", "lt", "le") else [])
-    if check.op == "between":
-        texts += [b for b in check.expected if isinstance(b, str)]
-    for text in texts:
+    for text in expressions(check):
         names |= expr.root_names(text)
-    if names & {"delta"}:
+    if "delta" in names:
         names |= known            # delta.<x> needs x refreshed; cheap enough to refresh all
     return sorted(names & known)
 
