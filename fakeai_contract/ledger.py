@@ -31,7 +31,6 @@ class SkipReason(str, enum.Enum):
     SERVER_NEVER_HEALTHY = "the server never became healthy"
     DESELECTED = "deselected by tag"
     NO_LOG_SOURCE = "no log source: use --serve, --serve-reference or --log-file"
-    INTERRUPTED = "the run was interrupted"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from fakeai_contract.errors import Location
 
 #: Comparison operators a check may use (one per check).
 OPERATORS = ("equals", "gt", "ge", "lt", "le", "between", "exists", "type", "matches")
-SEVERITIES = ("error", "warn")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -81,7 +80,3 @@ def requests_by_model(contract: Contract) -> dict[str, dict[str, int]]:
                 row = counts.setdefault(model, {"streaming": 0, "non_streaming": 0})
                 row[kind] += n
     return counts
-
-
-def describe_body(mix: MixEntry) -> str:
-    return json.dumps(mix.body, sort_keys=True)

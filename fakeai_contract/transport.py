@@ -61,7 +61,6 @@ class StreamResult:
     finish_reason: str | None = None
     usage: dict | None = None
     model: str | None = None
-    content_chars: int = 0
     bytes: int = 0
     invalid_chunks: list[str] = field(default_factory=list)   # first schema errors, capped
     invalid_chunk_count: int = 0
@@ -239,9 +238,6 @@ def _on_event(result: StreamResult, event: Event, on_chunk) -> tuple[str | None,
             delta = choice.get("delta")
             if isinstance(delta, dict) and _content_of(delta):
                 tokens += 1
-                content = delta.get("content")
-                if isinstance(content, str):
-                    result.content_chars += len(content)
             if choice.get("finish_reason"):
                 result.finish_reason = choice["finish_reason"]
     return None, tokens

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,6 +51,27 @@ def _requests_logged(log: Path) -> int:
         return 0
 
 
+@contextlib.contextmanager
+def _started(cmd: list[str], **kw):
+    """A real `fakeai-contract` subprocess, killed on the way out if a test step failed."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _interrupted_ledger(proc: subprocess.Popen, out: str, err: str, report: Path) -> dict:
+    """Exit 130, no traceback, and a complete JSON ledger (not a torn write) marked interrupted."""
+    assert proc.returncode == 130, err[-3000:]
+    assert TRACEBACK not in out + err, err[-3000:]
+    ledger = json.loads(report.read_text())
+    assert ledger["interrupted"] is True
+    return ledger
+
+
 def _poll(condition, timeout: float, what: str, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -69,9 +91,7 @@ def test_interrupt_during_load_writes_the_ledger_and_stops_the_server(tmp_path, 
     cmd = [sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--serve-reference",
            "--reference-arg=--latency=0.2", "--reference-arg=--access-log",
            "--report", f"json:{report}", "--no-color"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "NO_COLOR": "1"})
-    try:
+    with _started(cmd, env={**os.environ, "NO_COLOR": "1"}) as proc:
         _poll(lambda: _children(proc.pid), 30, "the reference server to start", proc)
         servers = _children(proc.pid)
         _poll(lambda: _requests_logged(log) >= 3, 45, "the load phase to send requests", proc)
@@ -79,18 +99,10 @@ def test_interrupt_during_load_writes_the_ledger_and_stops_the_server(tmp_path, 
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
         stopped_in = time.monotonic() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
-    assert proc.returncode == 130, err[-3000:]
+    ledger = _interrupted_ledger(proc, out, err, report)
     assert stopped_in < 15, f"took {stopped_in:.1f}s to stop after the signal"
-    assert TRACEBACK not in out and TRACEBACK not in err, err[-3000:]
     assert not report.with_name(report.name + ".tmp").exists()
-
-    ledger = json.loads(report.read_text())      # complete JSON, not a torn write
-    assert ledger["interrupted"] is True
     assert ledger["summary"]["exit_code"] == 130
     ids = [e["id"] for e in ledger["entries"]]
     assert ids[0] == "health" and ledger["entries"][0]["status"] == "pass"
@@ -121,21 +133,13 @@ def test_interrupt_while_waiting_for_health_is_recorded(tmp_path):
         url = "http://127.0.0.1:%d" % listener.getsockname()[1]
         cmd = [sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--base-url", url,
                "--set", "SERVER_TIMEOUT=60", "--report", f"json:{report}", "--no-color"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with _started(cmd) as proc:
             listener.settimeout(30)
             conn, _ = listener.accept()            # the health wait has started
             conn.close()
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == 130, err[-3000:]
-    assert TRACEBACK not in out + err
-    ledger = json.loads(report.read_text())
-    assert ledger["interrupted"] is True
+    ledger = _interrupted_ledger(proc, out, err, report)
     assert ledger["summary"]["exit_code"] == 130
 
 
@@ -159,8 +163,7 @@ def test_second_ctrl_c_while_a_wedged_server_is_stopped_keeps_the_ledger(tmp_pat
                   "--latency 0.1 --ignore-sigterm")
     cmd = [sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--serve", server_cmd,
            "--port", str(port), "--set", "SERVER_TIMEOUT=30", "--report", f"json:{report}", "--no-color"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with _started(cmd) as proc:
         _poll(lambda: _served(port) >= 3, 45, "the load phase to send requests", proc)
         servers = _children(proc.pid)
         proc.send_signal(signal.SIGINT)
@@ -170,14 +173,7 @@ def test_second_ctrl_c_while_a_wedged_server_is_stopped_keeps_the_ledger(tmp_pat
         # the runner now waits out the server's grace period: interrupt it once more
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, err[-3000:]
-    assert TRACEBACK not in out + err, err[-3000:]
-    ledger = json.loads(report.read_text())
-    assert ledger["interrupted"] is True
+    ledger = _interrupted_ledger(proc, out, err, report)
     assert any(e["id"].startswith("load/non-streaming/") for e in ledger["entries"])
     for pid in servers:
         assert not _alive(pid), f"server {pid} survived"

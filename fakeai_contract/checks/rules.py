@@ -11,8 +11,6 @@ from fakeai_contract import expr
 from fakeai_contract.ledger import Status
 from fakeai_contract.model import Check
 
-RESERVED_ROOTS = ("before", "delta", "health", "client", "vars")
-
 
 @dataclass(frozen=True)
 class Outcome:

@@ -16,7 +16,6 @@ from fakeai_contract.ledger import PHASES, verdict_for
 
 STATUSES = ("pass", "fail", "error", "warn", "skip")
 #: Statuses that count against the verdict.
-BAD_STATUSES = frozenset({"fail", "error"})
 #: Summary counter for each status.
 SUMMARY_KEY = {"pass": "passed", "fail": "failed", "error": "errors", "warn": "warned",
                "skip": "skipped"}
