@@ -100,7 +100,7 @@ def _redacted(text: str, sets: Sequence[str]) -> str:
     """TEXT with the secrets known before any contract loads masked: values of variables named
     like KEY, TOKEN, SECRET or PASSWORD, from the environment and from --set."""
     from fakeai_contract.redact import secret_pattern
-    from fakeai_contract.variables import is_secret_name
+    from fakeai_contract.contract.variables import is_secret_name
 
     values = {v for k, v in os.environ.items() if is_secret_name(k)}
     values |= {v for k, _, v in (s.partition("=") for s in sets) if is_secret_name(k)}
@@ -152,7 +152,7 @@ def _cmd_run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from fakeai_contract.load import load_contract
+    from fakeai_contract.contract import load_contract
     from fakeai_contract.plan import total_requests
 
     overrides = _overrides(args.sets)
@@ -171,7 +171,7 @@ def _cmd_lint(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 def _cmd_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from fakeai_contract.explain import explain
-    from fakeai_contract.load import load_contract
+    from fakeai_contract.contract import load_contract
     from fakeai_contract.redact import redact
 
     contract = load_contract(args.contract, overrides=_overrides(args.sets))

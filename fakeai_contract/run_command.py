@@ -75,7 +75,7 @@ def _server_log_path(args: argparse.Namespace, reports: list[tuple[str, str]]) -
 def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from fakeai_contract import lifecycle, logsource
     from fakeai_contract.cli import _overrides
-    from fakeai_contract.load import load_contract
+    from fakeai_contract.contract import load_contract
     from fakeai_contract.output import parse_report_spec
     from fakeai_contract.runner import new_ledger, run_sync
 

@@ -13,7 +13,7 @@ from fakeai_contract.model import Contract
 from fakeai_contract.phases import endpoints as endpoint_phase
 from fakeai_contract.phases.checks import run_checks
 from fakeai_contract.phases.health import wait_healthy
-from fakeai_contract.phases.load import run_load
+from fakeai_contract.phases.traffic import run_traffic
 from fakeai_contract.phases.logs import check_logs
 from fakeai_contract.transport import Transport
 
@@ -64,7 +64,7 @@ async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger
         if contract.endpoints:
             ctx.notify("phase", name="snapshot")
             ctx.before = endpoint_phase.documents(await endpoint_phase.snapshot(ctx))
-        stats = await run_load(ctx)
+        stats = await run_traffic(ctx)
         client = stats.to_dict()
         ledger.client = client
         ctx.notify("phase", name="settle")

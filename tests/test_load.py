@@ -11,7 +11,7 @@ import pytest
 
 from fakeai_contract import resources
 from fakeai_contract.errors import ContractError, Location
-from fakeai_contract.load import load_contract
+from fakeai_contract.contract import load_contract
 from fakeai_contract.model import Check, Contract, Endpoint, Eventually, MixEntry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -349,7 +349,7 @@ def test_yaml_merge_keys_and_anchors(tmp_path):
 
 
 def test_load_is_importable_without_side_effects():
-    result = subprocess.run([sys.executable, "-c", "import fakeai_contract.load"], capture_output=True,
+    result = subprocess.run([sys.executable, "-c", "import fakeai_contract.contract.build"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and result.stdout == ""
 

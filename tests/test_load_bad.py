@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from fakeai_contract.errors import ContractError
-from fakeai_contract.load import load_contract
+from fakeai_contract.contract import load_contract
 
 BAD = Path(__file__).parent / "data" / "contracts" / "bad"
 CASES = yaml.safe_load((BAD / "cases.yaml").read_text(encoding="utf-8"))

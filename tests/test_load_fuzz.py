@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fakeai_contract import resources
 from fakeai_contract.errors import ContractError
-from fakeai_contract.load import load_contract
+from fakeai_contract.contract import load_contract
 
 SHIPPED = yaml.safe_load(resources.shipped_contract("fakeai-final").read_text(encoding="utf-8"))
 JSON_VALUES = st.recursive(

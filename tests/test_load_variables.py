@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai_contract.variables import (Ref, VariableSyntaxError, interpolate, parse, references, typed)
+from fakeai_contract.contract.variables import (Ref, VariableSyntaxError, interpolate, parse, references, typed)
 
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 TEXT_NO_DOLLAR = st.text(alphabet=st.characters(blacklist_characters="$", blacklist_categories=("Cs",)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakeai_contract.load import load_contract
+from fakeai_contract.contract import load_contract
 from fakeai_contract.resources import shipped_contract_names
 
 pytestmark = pytest.mark.timeout(120)

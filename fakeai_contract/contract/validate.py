@@ -15,8 +15,8 @@ from fakeai_contract.expr import SNAPSHOT_ROOTS
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, Location, did_you_mean
 from fakeai_contract.model import OPERATORS
-from fakeai_contract.variables import typed
-from fakeai_contract.yamlpos import PosDict, key_location, locate, value_location
+from fakeai_contract.contract.variables import typed
+from fakeai_contract.contract.positions import PosDict, key_location, locate, value_location
 
 MAX_ERRORS = 20
 MAX_TOTAL_REQUESTS = 1_000_000

@@ -14,12 +14,12 @@ import yaml
 from fakeai_contract import resources
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, ContractErrors, Location, did_you_mean
-from fakeai_contract.merge import load_tree
+from fakeai_contract.contract.merge import load_tree
 from fakeai_contract.model import (OPERATORS, Check, Contract, Endpoint, Eventually, Health, Load,
                                    LogRules, MixEntry, ServerSpec, Settle, Target)
-from fakeai_contract.validate import MAX_ERRORS, coerce_variables, semantic_errors, validate_shape
-from fakeai_contract.variables import Resolver, resolve_tree, resolve_vars
-from fakeai_contract.yamlpos import PosDict, PosList, value_location
+from fakeai_contract.contract.validate import MAX_ERRORS, coerce_variables, semantic_errors, validate_shape
+from fakeai_contract.contract.variables import Resolver, resolve_tree, resolve_vars
+from fakeai_contract.contract.positions import PosDict, PosList, value_location
 
 
 # --- building the model ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Union
 
 from fakeai_contract.errors import ContractError, Location, did_you_mean
-from fakeai_contract.yamlpos import PosDict, PosList, QuotedStr, copy_with, value_location
+from fakeai_contract.contract.positions import PosDict, PosList, QuotedStr, copy_with, value_location
 
 #: Variables the seed's hand-written test read; always known, so a typo near them is suggested.
 SEED_VARIABLES = ("SERVER_TIMEOUT", "REQUEST_TIMEOUT", "FAKEAI_HOST", "FAKEAI_PORT")

@@ -8,7 +8,7 @@ from typing import Any
 
 from fakeai_contract import resources
 from fakeai_contract.errors import ContractError, Location, did_you_mean
-from fakeai_contract.yamlpos import PosDict, PosList, load_file, value_location
+from fakeai_contract.contract.positions import PosDict, PosList, load_file, value_location
 
 MAX_DEPTH = 16
 #: Lists that accumulate across extends; an entry whose name matches an inherited one replaces it.

@@ -1,4 +1,4 @@
-"""Load phase: send the request mix with bounded concurrency; record what the client observed."""
+"""Traffic phase: send the request mix with bounded concurrency; record what the client observed."""
 
 from __future__ import annotations
 
@@ -207,6 +207,6 @@ def _model_problem(requested: str, answered: Any) -> str | None:
     return f"asked for {requested!r}, the answer names {answered!r}"
 
 
-async def run_load(ctx: RunContext) -> ClientStats:
+async def run_traffic(ctx: RunContext) -> ClientStats:
     """Send every planned request; returns the client's aggregates."""
     return await _Load(ctx).run()
