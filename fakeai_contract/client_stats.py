@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakeai_contract.expr import percentile
+from fakeai_contract.timeline import Timeline
 
 
 def _pcts(values: array, keys=("p50", "p90", "p99")) -> dict[str, float | None]:
@@ -43,12 +44,17 @@ class ClientStats:
     latency: array = field(default_factory=lambda: array("d"))
     ttft: array = field(default_factory=lambda: array("d"))
     itl: array = field(default_factory=lambda: array("d"))
+    timeline: Timeline = field(default_factory=Timeline)
 
     def add(self, *, model: str, stream: bool, ok: bool, latency_s: float, ttft_s: float | None = None,
             itl_s: list[float] | None = None, chunks: int = 0, done: bool = False,
-            usage: dict | None = None) -> None:
-        """Count one finished request."""
+            usage: dict | None = None, seq: int | None = None, start_s: float = 0.0,
+            http_status: int | None = None) -> None:
+        """Count one finished request; START_S is when it was sent, from the start of the load."""
         self.total += 1
+        self.timeline.add(seq=self.total if seq is None else seq, model=model, stream=stream, ok=ok,
+                          start_s=start_s, duration_s=latency_s, ttft_s=ttft_s if stream else None,
+                          http_status=http_status)
         counts = self.by_model.get(model)
         if counts is None:
             counts = self.by_model[model] = _ModelCounts()
@@ -81,6 +87,10 @@ class ClientStats:
                 self.prompt_tokens += p
                 self.completion_tokens += c
                 self.total_tokens += t
+
+    def timeline_dict(self) -> dict[str, Any]:
+        """The ledger's optional `timeline` section: per-request rows (capped) and aggregates."""
+        return self.timeline.to_dict(self.latency, self.ttft, self.itl)
 
     def to_dict(self) -> dict[str, Any]:
         lat = sorted(self.latency)

@@ -77,6 +77,7 @@ class Ledger:
     healthy: bool | None = None
     client: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    timeline: dict[str, Any] | None = None      # per-request timing for plots (optional section)
     _entries: list[Entry] = field(default_factory=list)
     _t0: float = field(default_factory=time.monotonic)
     _finished: float | None = None
@@ -142,4 +143,6 @@ class Ledger:
         }
         if self.meta:
             doc["meta"] = self.meta
+        if self.timeline is not None:
+            doc["timeline"] = self.timeline
         return doc

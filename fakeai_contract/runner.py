@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from fakeai_contract import expr
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.context import RunContext, RunOptions
 from fakeai_contract.ledger import Ledger, SkipReason, Status
@@ -16,6 +17,27 @@ from fakeai_contract.phases.health import wait_healthy
 from fakeai_contract.phases.traffic import run_traffic
 from fakeai_contract.phases.logs import check_logs
 from fakeai_contract.transport import Transport
+
+
+def server_vs_client(contract: Contract) -> list[dict[str, str]]:
+    """The checks that hold a server figure against a client one, and which side is the server's:
+    reports show those two numbers beside each other, and `compare` tracks the server's."""
+    out = []
+    for check in contract.checks:
+        if check.op not in ("equals", "gt", "ge", "lt", "le") or not isinstance(check.expected, str):
+            continue
+        try:
+            that, other = expr.root_names(check.that), expr.root_names(check.expected)
+        except Exception:  # noqa: BLE001 - a check that does not compile is reported by its own entry
+            continue
+        sides = {"observed": that, "expected": other}
+        server = [k for k, names in sides.items() if names - {"vars"} and "client" not in names]
+        client = [k for k, names in sides.items() if names == {"client"}]
+        if len(server) == 1 and len(client) == 1:
+            out.append({"check": check.id, "server": server[0],
+                        "server_expr": check.that if server[0] == "observed" else check.expected,
+                        "client_expr": check.expected if server[0] == "observed" else check.that})
+    return out
 
 
 def new_ledger(contract: Contract) -> Ledger:
@@ -67,6 +89,10 @@ async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger
         stats = await run_traffic(ctx)
         client = stats.to_dict()
         ledger.client = client
+        ledger.timeline = stats.timeline_dict()
+        pairs = server_vs_client(contract)
+        if pairs:
+            ledger.meta["server_vs_client"] = pairs
         ctx.notify("phase", name="settle")
         fetched = await endpoint_phase.settle(ctx, client) if contract.endpoints else {}
         endpoint_phase.record_endpoints(ctx, fetched)

@@ -120,7 +120,18 @@ def test_quiet_hides_passes_and_keeps_problems_and_the_summary():
         assert name in out
     assert "HTTP 500: upstream error" in out
     assert "60 checks: 47 passed, 9 failed, 2 errors, 1 warned, 1 skipped" in out
-    assert len(terminal("seed_pass.json", quiet=True).splitlines()) == 2
+    assert len(terminal("seed_pass.json", quiet=True).splitlines()) == 3     # counts, latency, verdict
+
+
+def test_the_summary_has_one_latency_line_from_the_client_percentiles():
+    line = "p50/p90/p99 ms: TTFT 10.0/20.0/30.0 · ITL 2.0/3.0/- · end-to-end 150.0/230.0/250.0"
+    for quiet in (False, True):
+        assert terminal("seed_pass.json", quiet=quiet).count(line) == 1
+    doc = load("seed_pass.json")
+    doc["client"] = {"latency_s": {"p50": 0.001}}
+    assert "p50/p90/p99 ms: end-to-end 1.0/-/-" in render("terminal", doc, quiet=True)
+    doc["client"] = {}
+    assert "p50/p90/p99" not in render("terminal", doc)
 
 
 def test_verbose_shows_observed_and_expected_of_passing_entries():

@@ -84,6 +84,8 @@ class _Load:
         body = req.body()
         tallies = self.tallies[mix.name]
         path = self.contract.load.path
+        start_s = time.monotonic() - self.t0
+        sample = {"seq": req.seq, "start_s": start_s}
         if req.is_streaming:
             on_chunk = self._chunk_validator(mix)
             res = await ctx.transport.stream(path, body, on_chunk=on_chunk)
@@ -98,7 +100,8 @@ class _Load:
             if res.usage is not None:
                 tallies.usage.add(req.seq, _usage_problem(res.usage))
             self.stats.add(model=req.model, stream=True, ok=ok, latency_s=latency, ttft_s=res.ttft_s,
-                           itl_s=res.itl_s, chunks=res.chunks, done=res.done, usage=usage)
+                           itl_s=res.itl_s, chunks=res.chunks, done=res.done, usage=usage,
+                           http_status=res.http_status, **sample)
             status = res.http_status
         else:
             res = await ctx.transport.fetch(path, method="POST", body=body)
@@ -120,7 +123,8 @@ class _Load:
                     tallies.usage.add(req.seq, _usage_problem(usage))
                 if isinstance(usage, dict):
                     observed["completion_tokens"] = usage.get("completion_tokens")
-            self.stats.add(model=req.model, stream=False, ok=ok, latency_s=latency, usage=usage)
+            self.stats.add(model=req.model, stream=False, ok=ok, latency_s=latency, usage=usage,
+                           http_status=res.http_status, **sample)
             status = res.http_status
         self.done += 1
         self.failed += 0 if ok else 1

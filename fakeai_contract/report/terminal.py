@@ -258,7 +258,22 @@ REQUEST_SUMMARY = (
     ("Completion Tokens", "tokens", "completion", view.brief),
     ("Total Tokens", "tokens", "total", view.brief),
 )
-PERCENTILES = (("Latency", "latency_s"), ("TTFT", "ttft_s"), ("ITL", "itl_s"))
+PERCENTILES = (("TTFT", "ttft_s"), ("ITL", "itl_s"), ("end-to-end", "latency_s"))
+
+
+def _ms(value: Any) -> str:
+    v = view.number(value, None)
+    return "-" if v is None else f"{v * 1000:.1f}"
+
+
+def latency_line(client: dict) -> str | None:
+    """'p50/p90/p99 ms: TTFT 10.2/11.0/11.9 · ITL ... · end-to-end ...', or None with nothing timed."""
+    parts = []
+    for label, section in PERCENTILES:
+        stats = view.mapping(client.get(section))
+        if any(stats.get(p) is not None for p in ("p50", "p90", "p99")):
+            parts.append(f"{label} {'/'.join(_ms(stats.get(p)) for p in ('p50', 'p90', 'p99'))}")
+    return f"p50/p90/p99 ms: {' · '.join(parts)}" if parts else None
 
 
 def _request_summary(client: dict) -> Lines:
@@ -267,11 +282,9 @@ def _request_summary(client: dict) -> Lines:
         value = view.mapping(client.get(section)).get(key)
         if value is not None:
             out.append(f"  {label}: {fmt(value)}")
-    for label, section in PERCENTILES:
-        stats = view.mapping(client.get(section))
-        parts = [f"{p} {view.seconds(stats.get(p))}" for p in ("p50", "p90", "p99") if stats.get(p) is not None]
-        if parts:
-            out.append(f"  {label}: {', '.join(parts)}")
+    line = latency_line(client)
+    if line:
+        out.append(f"  {line}")
     return ["Request Summary"] + out if out else []
 
 
@@ -297,7 +310,8 @@ def _final(doc: dict, summary: dict, items: list[dict], paint: Painter, quiet: b
         counts = ", ".join(f"{summary[k]} {k}" for k in ("passed", "failed", "errors", "warned", "skipped"))
         line = (f"{summary['total']} checks: {counts}; pass rate {view.percent(summary['pass_rate'])};"
                 f" {view.seconds(head['duration_s'], 2)}")
-        return [line] + interrupted + [_verdict(summary, paint)]
+        latency = latency_line(view.client(doc))
+        return [line] + ([latency] if latency else []) + interrupted + [_verdict(summary, paint)]
     out = ["", DOUBLE_RULE, paint.bold("FINAL TEST REPORT".center(WIDTH).rstrip()), DOUBLE_RULE, "",
            "Test Summary"]
     for label, key in (("Total Tests", "total"), ("Passed", "passed"), ("Failed", "failed"),
