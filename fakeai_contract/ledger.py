@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+from fakeai_contract import exit_codes
+
 PHASES = ("health", "load", "endpoint", "schema", "check", "logs")
 
 
@@ -121,11 +123,11 @@ class Ledger:
         if self.healthy is False:
             verdict = "FAIL"
         if self.interrupted:
-            exit_code = 130
+            exit_code = exit_codes.INTERRUPTED
         elif bad or self.healthy is False or not counted:
-            exit_code = 1
+            exit_code = exit_codes.FAILED
         else:
-            exit_code = 0
+            exit_code = exit_codes.OK
         return {
             "total": len(entries), "passed": counts[Status.PASS], "failed": counts[Status.FAIL],
             "errors": counts[Status.ERROR], "warned": counts[Status.WARN],

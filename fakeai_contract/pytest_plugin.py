@@ -37,6 +37,7 @@ def _run(config: pytest.Config, path: Path) -> dict:
     """Run the contract through the CLI in-process; return the ledger document."""
     import io
 
+    from fakeai_contract import exit_codes
     from fakeai_contract.cli import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -47,7 +48,7 @@ def _run(config: pytest.Config, path: Path) -> dict:
         argv += ["--base-url", config.getoption("contract_base_url")]
     argv += config.getoption("contract_arg") or []
     code = main(argv, out, err)
-    if code == 2 or not out.getvalue().strip():
+    if code == exit_codes.INVALID or not out.getvalue().strip():
         raise pytest.UsageError(f"fakeai-contract could not run {path}:\n{err.getvalue()}")
     return json.loads(out.getvalue())
 

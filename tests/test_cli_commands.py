@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract.resources import contracts_dir, shipped_contract_names
-from fakeai_contract.run_command import _Progress
+from fakeai_contract.commands.run import _Progress
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent

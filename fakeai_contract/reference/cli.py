@@ -1,19 +1,21 @@
-"""`fakeai-contract serve`: its options and its foreground run until SIGINT or SIGTERM."""
+"""The reference server's options and its foreground run until SIGINT or SIGTERM; it prints
+nothing itself and raises ServeError when it cannot start (commands.serve writes and exits)."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import logging
 import signal
-import sys
-from typing import Callable
+from typing import Callable, TextIO
 
 from .options import DEFAULT_CLI_PORT, ReferenceOptions
 from .server import MISSING_EXTRA, bind_socket, display_url, has_reference_extra, make_uvicorn_server
 from .timing import run_precise
 
 LISTENING = "fakeai-contract reference server listening on {url}"
+"""The line announcing the URL once the server accepts connections (ReferenceProcess waits for it)."""
 
 
 def _typed(convert: Callable[[str], float], test: Callable[[float], bool], wanted: str):
@@ -83,8 +85,24 @@ def options_from_args(args: argparse.Namespace) -> ReferenceOptions:
     return ReferenceOptions(**{k: v for k, v in vars(args).items() if k in names and v is not None})
 
 
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class ServeError(Exception):
+    """The reference server could not start; the message says why, for the user."""
+
+
+class MissingExtra(ServeError):
+    """starlette or uvicorn is not installed."""
+
+
+class BadOptions(ServeError):
+    """The options parse but do not make a valid ReferenceOptions."""
+
+
+class CannotListen(ServeError):
+    """The address cannot be bound (in use, not ours, ...)."""
+
+
+def _configure_logging(stream: TextIO) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("fakeai_contract.reference")
     logger.addHandler(handler)
@@ -92,31 +110,36 @@ def _configure_logging() -> None:
     logger.propagate = False
 
 
-def _uvicorn_log_config() -> dict:
+def _uvicorn_log_config(stdout: TextIO, stderr: TextIO) -> dict:
+    """uvicorn's own logging configuration, writing to the streams given instead of sys's."""
     from uvicorn.config import LOGGING_CONFIG
-    return LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    streams = {"default": stderr, "access": stdout}
+    for name, handler in config.get("handlers", {}).items():
+        if name in streams and "stream" in handler:
+            handler["stream"] = streams[name]
+    return config
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run the reference server in the foreground until SIGINT or SIGTERM; the exit code."""
+def serve(args: argparse.Namespace, announce: Callable[[str], None], stdout: TextIO, stderr: TextIO) -> None:
+    """Run the reference server in the foreground until SIGINT or SIGTERM; ANNOUNCE gets its URL
+    once it accepts connections; logs go to STDOUT (access) and STDERR. Raises ServeError."""
     if not has_reference_extra():
-        print(MISSING_EXTRA, file=sys.stderr)
-        return 2
+        raise MissingExtra(MISSING_EXTRA)
     try:
         options = options_from_args(args)
     except ValueError as exc:
-        print(f"fakeai-contract serve: error: {exc}", file=sys.stderr)
-        return 2
+        raise BadOptions(f"fakeai-contract serve: error: {exc}") from None
     try:
         sock = bind_socket(options.host, options.port)
     except OSError as exc:
-        print(f"fakeai-contract serve: cannot listen on {options.host}:{options.port}: "
-              f"{exc.strerror or exc}", file=sys.stderr)
-        return 1
-    _configure_logging()
+        raise CannotListen(f"fakeai-contract serve: cannot listen on {options.host}:{options.port}: "
+                           f"{exc.strerror or exc}") from None
+    _configure_logging(stderr)
     url = display_url(options.host, sock.getsockname()[1])
-    server = make_uvicorn_server(options, log_config=_uvicorn_log_config(),
-                                 announce=lambda: print(LISTENING.format(url=url), flush=True))
+    server = make_uvicorn_server(options, log_config=_uvicorn_log_config(stdout, stderr),
+                                 announce=lambda: announce(url))
     # uvicorn re-raises the signal that stopped it once it has shut down; with these handlers in
     # place that re-raise is a no-op, so a requested stop ends in exit code 0.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -126,4 +149,3 @@ def serve(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
-    return 0

@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
+from fakeai_contract import exit_codes
 from fakeai_contract.ledger import PHASES, verdict_for
 
 STATUSES = ("pass", "fail", "error", "warn", "skip")
@@ -155,7 +156,7 @@ def summary(doc: Any) -> dict[str, Any]:
     bad = counts["failed"] + counts["errors"]
     rate = (counted - bad) / counted if counted else 0.0
     computed: dict[str, Any] = {"total": len(items), **counts, "pass_rate": rate,
-                                "verdict": verdict_for(rate), "exit_code": 0 if not bad and counted else 1}
+                                "verdict": verdict_for(rate), "exit_code": exit_codes.OK if not bad and counted else exit_codes.FAILED}
     given = mapping(mapping(doc).get("summary"))
     out = dict(computed)
     for key, default in computed.items():

@@ -1,4 +1,4 @@
-"""`fakeai-contract run`: load, start a server if asked, run, report, stop; part of the CLI layer."""
+"""`fakeai-contract run`: load, start a server if asked, run, report, stop."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from fakeai_contract import exit_codes
+from fakeai_contract.commands.common import overrides as _overrides
 from fakeai_contract.context import RunOptions
 from fakeai_contract.errors import UsageError
-
-EXIT_INTERRUPTED = 130
 
 
 def _color(args: argparse.Namespace, stream: TextIO) -> bool:
@@ -72,9 +72,9 @@ def _server_log_path(args: argparse.Namespace, reports: list[tuple[str, str]]) -
     return Path("fakeai-contract-server.log")
 
 
-def run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Run the contract as ARGS ask; the terminal report and any --report; the exit code."""
     from fakeai_contract import lifecycle, logsource
-    from fakeai_contract.cli import _overrides
     from fakeai_contract.contract import load_contract
     from fakeai_contract.output import parse_report_spec
     from fakeai_contract.runner import new_ledger, run_sync
@@ -195,7 +195,7 @@ def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO) -> in
                 write_atomic(path, text)
             except OSError as exc:
                 print(f"error: cannot write the {fmt} report to {path}: {exc.strerror or exc}", file=stderr)
-                return max(doc["summary"]["exit_code"], 1)
+                return max(doc["summary"]["exit_code"], exit_codes.FAILED)
     summary = step_summary_path(os.environ)
     if summary is not None:
         try:
