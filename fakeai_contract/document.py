@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from fakeai_contract import prometheus
 from fakeai_contract.expr import is_number
 
 
 def delta(after: Any, before: Any) -> Any:
     """After minus before over numeric leaves; a leaf absent before counts from zero.
 
-    Non-numeric leaves and lists are left out, so `delta` only ever holds numbers and mappings.
+    Non-numeric leaves and lists are left out, so `delta` only ever holds numbers and mappings;
+    a Prometheus document's delta is a Prometheus document of per-series increases.
     """
+    if prometheus.is_document(after):
+        return prometheus.delta(after, before if prometheus.is_document(before) else None)
     if is_number(after):
         if before is None:
             return after

@@ -10,13 +10,15 @@ import jmespath
 from jmespath import exceptions as jexc
 from jmespath import functions
 
+from fakeai_contract.prometheus.functions import SELECTOR_ARGUMENT, PrometheusFunctions
+
 
 def is_number(x: Any) -> bool:
     """A JSON number: int or float, not a boolean, not NaN."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
 
 
-class Functions(functions.Functions):
+class Functions(PrometheusFunctions, functions.Functions):
     """Arithmetic the consistency rules need, beyond standard JMESPath.
 
     Each returns null when an argument is null, so a missing metric yields a check that could not
@@ -61,7 +63,7 @@ class Functions(functions.Functions):
 OPTIONS = jmespath.Options(custom_functions=Functions())
 
 #: Names of the functions beyond standard JMESPath (documented in the README).
-EXTRA_FUNCTIONS = ("sub", "add", "mul", "div", "neg", "round", "percentile")
+EXTRA_FUNCTIONS = ("sub", "add", "mul", "div", "neg", "round", "percentile", *SELECTOR_ARGUMENT)
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:

@@ -6,32 +6,22 @@ import asyncio
 import time
 from typing import Any
 
-from fakeai_contract import document, expr
+from fakeai_contract import document, expr, prometheus
 from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import Status
 from fakeai_contract.model import Endpoint
 from fakeai_contract.transport import Fetched
 
 
-def parse_prometheus(text: str) -> dict[str, Any]:
-    """Prometheus text exposition → {sample name: value summed over label sets, _samples: [...]}."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    out: dict[str, Any] = {}
-    samples: list[dict[str, Any]] = []
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[s.name] = out.get(s.name, 0) + s.value
-            samples.append({"name": s.name, "labels": dict(s.labels), "value": s.value,
-                            "type": family.type})
-    out["_samples"] = samples
-    return out
+def parse_prometheus(text: str, content_type: str | None = None) -> dict[str, Any]:
+    """Prometheus or OpenMetrics text → the endpoint's document (see fakeai_contract.prometheus)."""
+    return prometheus.parse(text, content_type)
 
 
 def _decode(endpoint: Endpoint, fetched: Fetched) -> Fetched:
     if fetched.ok and endpoint.format == "prometheus":
         try:
-            fetched.document = parse_prometheus(fetched.text or "")
+            fetched.document = parse_prometheus(fetched.text or "", fetched.content_type)
         except ImportError:
             fetched.ok = False
             fetched.error = "format: prometheus needs the prometheus extra: pip install 'fakeai-contract[prometheus]'"
