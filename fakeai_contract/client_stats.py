@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fakeai_contract.expr import percentile
@@ -45,16 +45,27 @@ class ClientStats:
     ttft: array = field(default_factory=lambda: array("d"))
     itl: array = field(default_factory=lambda: array("d"))
     timeline: Timeline = field(default_factory=Timeline)
+    # Open-loop load only: latency and TTFT measured from each request's intended send time, and
+    # how late the sends were against the schedule.
+    intended_latency: array = field(default_factory=lambda: array("d"))
+    intended_ttft: array = field(default_factory=lambda: array("d"))
+    send_delay: array = field(default_factory=lambda: array("d"))
 
     def add(self, *, model: str, stream: bool, ok: bool, latency_s: float, ttft_s: float | None = None,
             itl_s: list[float] | None = None, chunks: int = 0, done: bool = False,
             usage: dict | None = None, seq: int | None = None, start_s: float = 0.0,
-            http_status: int | None = None) -> None:
-        """Count one finished request; START_S is when it was sent, from the start of the load."""
+            http_status: int | None = None, send_delay_s: float | None = None) -> None:
+        """Count one finished request; START_S is when it was sent, from the start of the load;
+        SEND_DELAY_S how late it left against its intended time (open loop only)."""
         self.total += 1
         self.timeline.add(seq=self.total if seq is None else seq, model=model, stream=stream, ok=ok,
                           start_s=start_s, duration_s=latency_s, ttft_s=ttft_s if stream else None,
                           http_status=http_status)
+        if send_delay_s is not None:
+            self.send_delay.append(send_delay_s)
+            self.intended_latency.append(send_delay_s + latency_s)
+            if stream and ttft_s is not None:
+                self.intended_ttft.append(send_delay_s + ttft_s)
         counts = self.by_model.get(model)
         if counts is None:
             counts = self.by_model[model] = _ModelCounts()
@@ -92,6 +103,21 @@ class ClientStats:
         """The ledger's optional `timeline` section: per-request rows (capped) and aggregates."""
         return self.timeline.to_dict(self.latency, self.ttft, self.itl)
 
+    def merge(self, other: "ClientStats") -> None:
+        """Add OTHER's requests to these: counts summed, samples joined (so percentiles are exact)."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, int):
+                setattr(self, f.name, mine + theirs)
+            elif isinstance(mine, array):
+                mine.extend(theirs)
+        for model, c in other.by_model.items():
+            row = self.by_model.setdefault(model, _ModelCounts())
+            row.total += c.total
+            row.succeeded += c.succeeded
+            row.failed += c.failed
+        self.timeline.merge(other.timeline)
+
     def to_dict(self) -> dict[str, Any]:
         lat = sorted(self.latency)
         latency = {"mean": round(sum(lat) / len(lat), 6) if lat else None, **_pcts(self.latency),
@@ -112,4 +138,15 @@ class ClientStats:
             "ttft_s": _pcts(self.ttft),
             "itl_s": _pcts(self.itl),
             "tokens": tokens,
+            **self._intended(),
         }
+
+    def _intended(self) -> dict[str, Any]:
+        if not self.send_delay:
+            return {}
+        lat = self.intended_latency
+        return {"intended": {
+            "latency_s": {"mean": round(sum(lat) / len(lat), 6), **_pcts(lat), "max": round(max(lat), 6)},
+            "ttft_s": _pcts(self.intended_ttft),
+            "send_delay_s": {**_pcts(self.send_delay), "max": round(max(self.send_delay), 6)},
+        }}

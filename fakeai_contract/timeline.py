@@ -87,6 +87,19 @@ class Timeline:
         if ttft_s is not None:
             m.ttft.append(ttft_s)
 
+    def merge(self, other: "Timeline") -> None:
+        """Add OTHER's requests (another worker's): rows up to the cap, every timing."""
+        self.total += other.total
+        self.rows.extend(other.rows[:max(0, self.cap - len(self.rows))])
+        for name, m in other.by_model.items():
+            mine = self.by_model.setdefault(name, _ModelTimes())
+            mine.total += m.total
+            mine.succeeded += m.succeeded
+            mine.failed += m.failed
+            mine.streaming += m.streaming
+            mine.latency.extend(m.latency)
+            mine.ttft.extend(m.ttft)
+
     def to_dict(self, latency: array, ttft: array, itl: array) -> dict[str, Any]:
         """The ledger's `timeline` section; LATENCY, TTFT and ITL hold every request's values."""
         return {
