@@ -62,7 +62,16 @@ class Load:
     concurrency: int = 1
     mix: tuple[MixEntry, ...] = ()
     itemize: int = 50        # one ledger entry per request up to this many requests, else aggregated
+    rate: float | None = None            # open loop: requests per second on a schedule
+    arrival: str = "constant"            # constant | poisson
+    duration: float | None = None        # seconds: cycle the mix until the time is up
+    max_in_flight: int = 1024            # open loop: cap on outstanding requests
+    seed: int = 0
     location: Location | None = None
+
+    @property
+    def is_open_loop(self) -> bool:
+        return self.rate is not None
 
 
 @dataclass(frozen=True)

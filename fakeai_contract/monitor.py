@@ -18,8 +18,8 @@ from typing import Any
 from fakeai_contract.expr import percentile
 
 INTERVAL_S = 0.05            # one sample every 50 ms: cheap (about 20 wake-ups a second)
-LAG_LIMIT_S = 0.005          # a wake-up later than this delays byte timestamps measurably
-LAG_SHARE_LIMIT = 0.10       # ... for at least this share of the samples
+LAG_LIMIT_S = 0.010          # a wake-up later than this delays byte timestamps measurably
+LAG_SHARE_LIMIT = 0.20       # ... for a sustained share (a fifth) of the samples
 CPU_LIMIT = 0.90             # of one core: a single-threaded loop cannot go much higher
 MIN_SAMPLES = 10             # a run shorter than half a second says nothing either way
 

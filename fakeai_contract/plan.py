@@ -58,14 +58,25 @@ def total_requests(contract: Contract) -> int:
 
 
 def iter_requests(contract: Contract) -> Iterator[PlannedRequest]:
-    """Every request of the load, in order: mix entries in turn, models assigned round-robin."""
-    total = total_requests(contract)
+    """Every request of the load, in order: mix entries in turn, models assigned round-robin.
+
+    A `load.duration` run has no fixed total: the mix is cycled for as long as the caller takes
+    requests (each entry's count is its share of every cycle), and `of` is 0.
+    """
+    cycle = contract.load.duration is not None
+    total = 0 if cycle else total_requests(contract)
     seq = 0
-    for mix in contract.load.mix:
-        models = models_for(contract, mix)
-        for n in range(1, mix.count + 1):
-            seq += 1
-            yield PlannedRequest(seq=seq, of=total, mix=mix, n=n, model=models[(n - 1) % len(models)])
+    numbers = {mix.name: 0 for mix in contract.load.mix}
+    while True:
+        for mix in contract.load.mix:
+            models = models_for(contract, mix)
+            for _ in range(mix.count):
+                seq += 1
+                numbers[mix.name] += 1
+                n = numbers[mix.name]
+                yield PlannedRequest(seq=seq, of=total, mix=mix, n=n, model=models[(n - 1) % len(models)])
+        if not cycle or not seq:
+            return
 
 
 def requests_by_model(contract: Contract) -> dict[str, dict[str, int]]:

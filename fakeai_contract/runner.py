@@ -75,7 +75,8 @@ def _server_exit(ctx: RunContext) -> None:
 
 async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger:
     """Run CONTRACT, appending to LEDGER as each phase finishes (so an interrupt keeps the rest)."""
-    concurrency = max(contract.load.concurrency, len(contract.endpoints), 1)
+    load = contract.load
+    concurrency = max(load.max_in_flight if load.is_open_loop else load.concurrency, len(contract.endpoints), 1)
     async with Transport(contract.target, concurrency=concurrency) as transport:
         ctx = RunContext(contract=contract, options=options, ledger=ledger, transport=transport,
                          schemas=contract.schema_store or SchemaStore(contract.schema_dirs))
@@ -88,6 +89,10 @@ async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger
             ctx.before = endpoint_phase.documents(await endpoint_phase.snapshot(ctx))
         stats = await run_traffic(ctx)
         client = stats.to_dict()
+        if "runner" in ledger.meta:
+            client["runner"] = ledger.meta.pop("runner")
+        if "load" in ledger.meta:
+            client["load"] = ledger.meta["load"]      # the achieved pacing, checkable by contracts
         ledger.client = client
         ledger.timeline = stats.timeline_dict()
         pairs = server_vs_client(contract)

@@ -85,14 +85,14 @@ def test_monitor_sees_a_blocked_loop_and_a_quiet_one():
     assert busy["cpu"]["mean_share_of_core"] > quiet["cpu"]["mean_share_of_core"]
 
 
-def _fill(stats: ClientStats, rng: random.Random, n: int, open_loop: bool) -> None:
+def _fill(stats: ClientStats, rng: random.Random, n: int, open_loop: bool, first: int = 0) -> None:
     for i in range(n):
         stream = i % 2 == 0
         stats.add(model=rng.choice(["a", "b", "c"]), stream=stream, ok=rng.random() > 0.1,
                   latency_s=rng.random(), ttft_s=rng.random() / 10 if stream else None,
                   itl_s=[rng.random() / 100 for _ in range(3)] if stream else None, chunks=4,
                   done=stream, usage={"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
-                  send_delay_s=rng.random() / 50 if open_loop else None)
+                  send_delay_s=rng.random() / 50 if open_loop else None, seq=first + i, start_s=rng.random())
 
 
 @pytest.mark.parametrize("open_loop", [False, True])
@@ -100,8 +100,8 @@ def test_merged_stats_equal_one_process_stats(open_loop):
     whole = ClientStats()
     parts = [ClientStats() for _ in range(3)]
     for k, part in enumerate(parts):
-        _fill(part, random.Random(k), 101 + k, open_loop)
-        _fill(whole, random.Random(k), 101 + k, open_loop)
+        _fill(part, random.Random(k), 101 + k, open_loop, first=1000 * k)
+        _fill(whole, random.Random(k), 101 + k, open_loop, first=1000 * k)
     merged = ClientStats()
     for part in parts:
         merged.merge(pickle.loads(pickle.dumps(part)))

@@ -77,7 +77,8 @@ def build(tree: PosDict, source: Path) -> Contract:
     mix = ld.get("mix") or PosList()
     entries = tuple(_given(MixEntry, e, location=value_location(mix, i), count=int(e["count"]),
                            models=tuple(e["models"]) if "models" in e else None) for i, e in enumerate(mix))
-    load = _given(Load, ld, mix=entries, models=tuple(ld.get("models") or ()), **_ints(ld, "concurrency", "itemize"),
+    load = _given(Load, ld, mix=entries, models=tuple(ld.get("models") or ()), **_ints(ld, "concurrency", "itemize", "max_in_flight", "seed"),
+                  **_floats(ld, "rate", "duration"),
                   location=value_location(tree, "load") if "load" in tree else None)
     s = tree.get("settle")
     settle = _given(Settle, s, location=value_location(tree, "settle"), **_floats(s, "timeout", "interval")) \

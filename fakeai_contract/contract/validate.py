@@ -317,6 +317,21 @@ def _located(err: ContractError, container: Any, key: Any) -> ContractError:
     return err
 
 
+def _open_loop_errors(load: PosDict) -> list[ContractError]:
+    """Open-loop keys that mean nothing without `rate`, and a schedule too long to keep."""
+    errors = []
+    if "rate" not in load:
+        for key in ("arrival", "max_in_flight"):
+            if key in load:
+                errors.append(ContractError(f"load.{key} applies to open-loop load only", key_location(load, key),
+                                            fix=f"add load.rate (requests per second), or remove load.{key}"))
+    elif "duration" in load and load["rate"] * load["duration"] > MAX_TOTAL_REQUESTS:
+        errors.append(ContractError(
+            f"load.rate x load.duration schedules {load['rate'] * load['duration']:.0f} requests, "
+            f"more than {MAX_TOTAL_REQUESTS}", value_location(load, "rate"), fix="lower the rate or the duration"))
+    return errors
+
+
 def semantic_errors(tree: PosDict, store: SchemaStore) -> list[ContractError]:
     """Every problem the JSON Schema cannot express, each at its location."""
     errors = list(_finite_errors(tree))
@@ -341,6 +356,7 @@ def semantic_errors(tree: PosDict, store: SchemaStore) -> list[ContractError]:
     if total > MAX_TOTAL_REQUESTS:
         errors.append(ContractError(f"load.mix sends {total} requests in all, more than {MAX_TOTAL_REQUESTS}",
                                     value_location(load, "mix"), fix="lower the counts"))
+    errors += _open_loop_errors(load)
     for i, entry in enumerate(mix):
         if not (load.get("models") or entry.get("models") or entry["body"].get("model")):
             errors.append(ContractError(f"mix entry {entry['name']!r} has no model", value_location(mix, i),

@@ -11,6 +11,8 @@ from fakeai_contract.client_stats import ClientStats
 from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import Status
 from fakeai_contract.model import MixEntry
+from fakeai_contract.monitor import SKEWED, Monitor
+from fakeai_contract.phases.drive import drive
 from fakeai_contract.plan import PlannedRequest, iter_requests, models_for, total_requests
 
 _FIRST = 5   # how many individual problems an aggregated entry keeps
@@ -58,28 +60,36 @@ class _Load:
         self.contract = ctx.contract
         self.stats = ClientStats()
         self.total = total_requests(self.contract)
-        self.itemize = ctx.options.verbose or self.total <= self.contract.load.itemize
+        # A duration run has no known total: its requests are always aggregated, so it stays bounded.
+        self.itemize = self.contract.load.duration is None and (
+            ctx.options.verbose or self.total <= self.contract.load.itemize)
+        self.monitor = Monitor()
         self.tallies: dict[str, _MixTallies] = {m.name: _MixTallies() for m in self.contract.load.mix}
         self.done = 0
         self.failed = 0
         self.t0 = time.monotonic()
 
     async def run(self) -> ClientStats:
-        plan = iter_requests(self.contract)
-        workers = max(1, min(self.contract.load.concurrency, self.total or 1))
-        self.ctx.notify("phase", name="load", total=self.total)
-        await asyncio.gather(*(self._worker(plan) for _ in range(workers)))
-        wall = time.monotonic() - self.t0
-        self.ctx.ledger.meta["load"] = {"requests": self.done, "concurrency": workers, "wall_s": round(wall, 6),
-                                        "requests_per_second": round(self.done / wall, 3) if wall > 0 else None}
+        load = self.contract.load
+        self.ctx.notify("phase", name="load", total=self.total, duration_s=load.duration, rate=load.rate)
+        self.t0 = time.monotonic()
+        self.ctx.ledger.meta["load"] = await drive(load, iter_requests(self.contract), self._one,
+                                                   self.monitor, self.total)
         self._record_aggregates()
+        self._record_saturation()
         return self.stats
 
-    async def _worker(self, plan) -> None:
-        for req in plan:    # a shared iterator: each request is taken by exactly one worker
-            await self._one(req)
+    def _record_saturation(self) -> None:
+        runner = self.monitor.summary()
+        self.ctx.ledger.meta["runner"] = runner
+        if runner["saturated"]:
+            self.ctx.ledger.record(
+                "client/saturation", "load", "The client kept up with the load", Status.WARN,
+                observed=runner, expected={"loop_lag_s": f"<= limit in most samples", "cpu": "below one core"},
+                message="the client itself was the bottleneck: " + "; ".join(runner["saturated"])
+                        + f"; this may have skewed the {SKEWED}", tags=("client",))
 
-    async def _one(self, req: PlannedRequest) -> None:
+    async def _one(self, req: PlannedRequest, send_delay: float | None = None) -> None:
         ctx, mix = self.ctx, req.mix
         body = req.body()
         tallies = self.tallies[mix.name]
@@ -101,7 +111,7 @@ class _Load:
                 tallies.usage.add(req.seq, _usage_problem(res.usage))
             self.stats.add(model=req.model, stream=True, ok=ok, latency_s=latency, ttft_s=res.ttft_s,
                            itl_s=res.itl_s, chunks=res.chunks, done=res.done, usage=usage,
-                           http_status=res.http_status, **sample)
+                           http_status=res.http_status, send_delay_s=send_delay, **sample)
             status = res.http_status
         else:
             res = await ctx.transport.fetch(path, method="POST", body=body)
@@ -124,7 +134,7 @@ class _Load:
                 if isinstance(usage, dict):
                     observed["completion_tokens"] = usage.get("completion_tokens")
             self.stats.add(model=req.model, stream=False, ok=ok, latency_s=latency, usage=usage,
-                           http_status=res.http_status, **sample)
+                           http_status=res.http_status, send_delay_s=send_delay, **sample)
             status = res.http_status
         self.done += 1
         self.failed += 0 if ok else 1
@@ -143,6 +153,9 @@ class _Load:
             kind = "streaming" if req.is_streaming else "non-streaming"
             observed = {"index": req.seq, "of": req.of, "model": req.model, "stream": req.is_streaming,
                         "http_status": status, "latency_s": round(latency, 6), **observed}
+            if send_delay is not None:
+                observed["send_delay_s"] = round(send_delay, 6)
+                observed["intended_latency_s"] = round(send_delay + latency, 6)
             ctx.ledger.record(
                 f"load/{mix.name}/{req.n}", "load", f"{req.model} {kind} #{req.n}",
                 Status.PASS if ok else Status.FAIL, observed=observed,

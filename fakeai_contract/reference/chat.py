@@ -73,6 +73,7 @@ class ChatCompletions:
         self.bus = state.bus
         self.options = state.options
         self.received = 0
+        self.stall_until = 0.0
 
     async def endpoint(self, request: Request) -> Response:
         """Answer one chat completion request."""
@@ -81,6 +82,11 @@ class ChatCompletions:
         if self.options.crash_after and self.received >= self.options.crash_after:
             print(f"fatal: crashing on chat request {self.received} (--crash-after)", file=sys.stderr, flush=True)
             os._exit(70)
+        if self.options.stall_after and self.received == self.options.stall_after:
+            self.stall_until = time.monotonic() + self.options.stall
+        if time.monotonic() < self.stall_until:
+            # a stalled server (a GC pause, a model reload): nothing is answered until it ends
+            await asyncio.sleep(self.stall_until - time.monotonic())
         raw = await request.body()
         try:
             chat = parse_chat_request(raw)

@@ -62,6 +62,10 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--crash-after", {"metavar": "N", "type": _count,
                        "help": "die abruptly (exit 70, no cleanup) on the Nth chat request, as a crashing "
                                "server would (default: never)"}),
+    ("--stall-after", {"metavar": "N", "type": _count,
+                       "help": "at the Nth chat request, stop answering chat requests for --stall seconds, "
+                               "as a server in a long pause would (default: never)"}),
+    ("--stall", {"metavar": "S", "type": _seconds, "help": "how long --stall-after stalls (default: %(default)s)"}),
     ("--slo-target", {"metavar": "F", "type": _target,
                       "help": "availability target of /metrics/slo (default: %(default)s)"}),
     ("--access-log", {"action": "store_true", "help": "log every request (uvicorn access log)"}),

@@ -31,12 +31,14 @@ class ReferenceOptions:
     log_errors: bool = False           # log a Traceback for every 500 served
     seed: int | None = None            # makes error and drop decisions reproducible
     crash_after: int = 0               # the process dies abruptly at this chat request (0: never)
+    stall_after: int = 0               # at this chat request the server stops answering ...
+    stall: float = 0.0                 # ... for this long (chat requests arriving meanwhile wait)
     slo_target: float = 0.99
     access_log: bool = False
     models: tuple[str, ...] = DEFAULT_MODELS
 
     def __post_init__(self) -> None:
-        for name in ("latency", "ttft", "itl", "event_lag"):
+        for name in ("latency", "ttft", "itl", "event_lag", "stall"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("error_rate", "drop_stream_rate"):
@@ -44,6 +46,8 @@ class ReferenceOptions:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
         if not 0.0 < self.slo_target < 1.0:
             raise ValueError(f"slo_target must be strictly between 0 and 1, got {self.slo_target!r}")
+        if self.stall_after < 0:
+            raise ValueError(f"stall_after must be >= 0, got {self.stall_after!r}")
         if self.crash_after < 0:
             raise ValueError(f"crash_after must be >= 0, got {self.crash_after!r}")
         if self.miscount < 0:
