@@ -21,7 +21,8 @@ INTERVAL_S = 0.05            # one sample every 50 ms: cheap (about 20 wake-ups 
 LAG_LIMIT_S = 0.010          # a wake-up later than this delays byte timestamps measurably
 LAG_SHARE_LIMIT = 0.20       # ... for a sustained share (a fifth) of the samples
 CPU_LIMIT = 0.90             # of one core: a single-threaded loop cannot go much higher
-MIN_SAMPLES = 10             # a run shorter than half a second says nothing either way
+MIN_WALL_S = 0.5             # traffic shorter than this says nothing either way
+MIN_SAMPLES = 3
 
 
 @dataclass
@@ -111,6 +112,8 @@ def _q(sorted_values: list[float], q: float) -> float | None:
 def saturation_reasons(runner: dict[str, Any]) -> list[str]:
     """Why the client was the bottleneck (empty when it was not), from a `client.runner` section."""
     if not runner or (runner.get("samples") or 0) < MIN_SAMPLES:
+        return []
+    if ((runner.get("cpu") or {}).get("wall_s") or 0) < MIN_WALL_S:
         return []
     reasons = []
     lag = runner.get("loop_lag_s") or {}

@@ -45,9 +45,9 @@ def test_bad_schedules_are_refused(kw):
         list(intended_offsets(count=1, **kw))
 
 
-def _runner(samples=100, share=0.0, cpu=0.2, p99=0.001):
+def _runner(samples=100, share=0.0, cpu=0.2, p99=0.001, wall=5.0):
     return {"samples": samples, "loop_lag_s": {"share_over_limit": share, "p99": p99},
-            "cpu": {"mean_share_of_core": cpu}}
+            "cpu": {"mean_share_of_core": cpu, "wall_s": wall}}
 
 
 def test_saturation_rule():
@@ -58,7 +58,10 @@ def test_saturation_rule():
     assert len(cpu) == 1 and "97%" in cpu[0]
     assert len(saturation_reasons(_runner(share=0.5, cpu=0.99))) == 2
     # too short a run to judge
-    assert saturation_reasons(_runner(samples=3, share=1.0, cpu=1.0)) == []
+    assert saturation_reasons(_runner(samples=2, share=1.0, cpu=1.0)) == []
+    assert saturation_reasons(_runner(wall=0.3, share=1.0, cpu=1.0)) == []
+    # a loop so late it took few samples is still judged, by the time it covered
+    assert saturation_reasons(_runner(samples=4, share=1.0, p99=0.5, wall=2.0))
 
 
 def test_monitor_sees_a_blocked_loop_and_a_quiet_one():
