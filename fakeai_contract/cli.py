@@ -43,6 +43,20 @@ class _Exit(Exception):
         self.code = code
 
 
+MAX_WORKERS = 64
+
+
+def _workers(text: str) -> int:
+    """--workers: a whole number of processes, 1..MAX_WORKERS."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, got {text!r}") from None
+    if not 1 <= n <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected 1..{MAX_WORKERS} processes, got {n}")
+    return n
+
+
 def _parser(out: TextIO) -> _Parser:
     p = _Parser(prog="fakeai-contract", description="Declarative contract tester for OpenAI-compatible LLM servers.",
                 out=out)
@@ -68,6 +82,8 @@ def _parser(out: TextIO) -> _Parser:
     run.add_argument("--log-file", metavar="PATH", help="scan the lines PATH gains during the run")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets",
                      help="override a contract variable (repeatable)")
+    run.add_argument("--workers", type=_workers, default=1, metavar="N",
+                     help="send the traffic from N processes, to use more than one core (default: 1)")
     run.add_argument("--only", action="append", default=[], metavar="TAG", help="run only checks with TAG")
     run.add_argument("--skip", action="append", default=[], metavar="TAG", help="skip checks with TAG")
     run.add_argument("--report", action="append", default=[], metavar="FORMAT:PATH",

@@ -27,6 +27,7 @@ class RunOptions:
     log_source: Any = None                  # logsource.CapturedLog | TailedLog | None
     server: ServerHandle | None = None      # a server this run started
     observer: Callable[[str, dict], None] | None = None   # progress events for a live display
+    workers: int = 1                        # processes that send the traffic (--workers)
 
 
 @dataclass

@@ -35,11 +35,22 @@ class Monitor:
     cpu: array = field(default_factory=lambda: array("d"))
     flight: array = field(default_factory=lambda: array("l"))
     peak_in_flight: int = 0
+    workers: int = 1
     _task: asyncio.Task | None = None
     _t0: float = 0.0
     _cpu0: float = 0.0
     _wall: float = 0.0
     _cpu_used: float = 0.0
+
+    def merge(self, other: "Monitor") -> None:
+        """Join another worker's samples: lag and CPU percentiles over all, CPU per worker."""
+        self.lag.extend(other.lag)
+        self.cpu.extend(other.cpu)
+        self.flight.extend(other.flight)
+        self.peak_in_flight += other.peak_in_flight
+        self._wall = max(self._wall, other._wall)
+        self._cpu_used += other._cpu_used
+        self.workers += other.workers
 
     def started(self) -> None:
         self.in_flight += 1
@@ -92,7 +103,8 @@ class Monitor:
             "cpu": {
                 "seconds": round(self._cpu_used, 6),
                 "wall_s": round(self._wall, 6),
-                "mean_share_of_core": round(self._cpu_used / self._wall, 4) if self._wall > 0 else None,
+                # per worker: N workers each near one core are each saturated
+                "mean_share_of_core": round(self._cpu_used / self._wall / self.workers, 4) if self._wall > 0 else None,
                 "p90_share_of_core": _q(cpu, 0.9),
                 "cores": os.cpu_count(),
             },
@@ -101,6 +113,8 @@ class Monitor:
                 "mean": round(sum(self.flight) / len(self.flight), 3) if self.flight else None,
             },
         }
+        if self.workers > 1:
+            out["workers"] = self.workers
         out["saturated"] = saturation_reasons(out)
         return out
 

@@ -104,3 +104,36 @@ def test_quiet_runs_never_warn_about_saturation(cli):
             runner = r.ledger["client"]["runner"]
             assert runner["samples"] >= 10
             assert entry(r.ledger, "client/saturation") is None, runner
+
+
+def test_two_workers_merge_exactly(cli):
+    """Counts add up and the merged percentiles are those of every request's own latency."""
+    from fakeai_contract.expr import percentile
+
+    r = run(cli, "fakeai-final", "--workers", "2")
+    assert r.code == 0, r.ledger["summary"]
+    client = r.ledger["client"]
+    assert client["runner"]["workers"] == 2 and client["load"]["workers"] == 2
+    assert client["requests"]["total"] == 20 and client["streams"]["completed"] == 10
+    requests = [e for e in r.ledger["entries"] if e["phase"] == "load" and e["id"].split("/")[-1].isdigit()]
+    assert sorted(e["observed"]["index"] for e in requests) == list(range(1, 21))
+    latencies = sorted(e["observed"]["latency_s"] for e in requests)
+    for key, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+        assert client["latency_s"][key] == pytest.approx(percentile(latencies, q), abs=2e-6)
+    assert client["latency_s"]["max"] == pytest.approx(latencies[-1], abs=2e-6)
+    assert r.ledger["timeline"]["total"] == 20
+
+
+def test_two_workers_keep_an_open_loop_rate(cli):
+    r = run(cli, PACED, "--workers", "2", sets={"RATE": 100, "DURATION": 2})
+    assert r.code == 0, r.ledger["summary"]
+    load = r.ledger["client"]["load"]
+    assert load["workers"] == 2 and load["requested_rate"] == 100
+    assert load["requests"] == 200
+    assert load["requests_per_second"] == pytest.approx(100, rel=0.1)
+
+
+@pytest.mark.parametrize("bad", ["0", "x", "65"])
+def test_bad_worker_counts_are_a_usage_error(cli, bad):
+    r = cli("run", "--workers", bad, "--base-url", "http://127.0.0.1:9")
+    assert r.code == 2 and "--workers" in r.err

@@ -121,7 +121,8 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     progress = _Progress(stderr, enabled=not args.quiet and bool(getattr(stderr, "isatty", lambda: False)()))
     options = RunOptions(only=tuple(args.only), skip=tuple(args.skip), verbose=args.verbose,
-                         log_source=log_source, server=server, observer=progress)
+                         log_source=log_source, server=server, observer=progress,
+                         workers=getattr(args, "workers", 1))
     ledger = new_ledger(contract)
     if server is not None:
         ledger.meta["server"] = {"command": server.display(), "log": str(log_path)}

@@ -20,13 +20,16 @@ Send = Callable[[PlannedRequest, "float | None"], Awaitable[None]]
 
 
 async def drive(load: Load, requests: Iterator[PlannedRequest], send: Send, monitor: Monitor,
-                total: int) -> dict[str, Any]:
-    """Send REQUESTS as LOAD paces them; return what the pacing achieved (the ledger's meta.load)."""
+                total: int, phase_s: float = 0.0) -> dict[str, Any]:
+    """Send REQUESTS as LOAD paces them; return what the pacing achieved (the ledger's meta.load).
+
+    PHASE_S shifts an open-loop schedule (so the schedules of several workers interleave).
+    """
     monitor.start()
     t0 = time.monotonic()
     try:
         if load.is_open_loop:
-            sent = await _open_loop(load, requests, send, monitor, t0, total)
+            sent = await _open_loop(load, requests, send, monitor, t0 + phase_s, total)
         else:
             sent = await _closed_loop(load, requests, send, monitor, t0, total)
     finally:

@@ -13,6 +13,7 @@ from fakeai_contract.ledger import Status
 from fakeai_contract.model import MixEntry
 from fakeai_contract.monitor import SKEWED, Monitor
 from fakeai_contract.phases.drive import drive
+from fakeai_contract.phases.workers import dealt, run_workers, share
 from fakeai_contract.plan import PlannedRequest, iter_requests, models_for, total_requests
 
 _FIRST = 5   # how many individual problems an aggregated entry keeps
@@ -35,12 +36,30 @@ class _Tally:
                 self.first.append({"request": seq, "problem": problem})
 
 
+    def merge(self, other: "_Tally") -> None:
+        self.checked += other.checked
+        self.bad += other.bad
+        self.missing += other.missing
+        self.first = sorted(self.first + other.first, key=lambda p: p["request"])[:_FIRST]
+
+
 @dataclass
 class _MixTallies:
     schema: _Tally = field(default_factory=_Tally)
     model: _Tally = field(default_factory=_Tally)
     usage: _Tally = field(default_factory=_Tally)
     by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def merge(self, other: "_MixTallies") -> None:
+        self.schema.merge(other.schema)
+        self.model.merge(other.model)
+        self.usage.merge(other.usage)
+        for model, theirs in other.by_model.items():
+            mine = self.by_model.setdefault(model, {"total": 0, "succeeded": 0, "failed": 0, "first_failures": []})
+            for key in ("total", "succeeded", "failed"):
+                mine[key] += theirs[key]
+            mine["first_failures"] = sorted(mine["first_failures"] + theirs["first_failures"],
+                                            key=lambda f: f["index"])[:_FIRST]
 
 
 def _usage_problem(usage: Any) -> str | None:
@@ -55,13 +74,13 @@ def _usage_problem(usage: Any) -> str | None:
 
 
 class _Load:
-    def __init__(self, ctx: RunContext):
+    def __init__(self, ctx: RunContext, itemize: bool | None = None):
         self.ctx = ctx
         self.contract = ctx.contract
         self.stats = ClientStats()
         self.total = total_requests(self.contract)
         # A duration run has no known total: its requests are always aggregated, so it stays bounded.
-        self.itemize = self.contract.load.duration is None and (
+        self.itemize = itemize if itemize is not None else self.contract.load.duration is None and (
             ctx.options.verbose or self.total <= self.contract.load.itemize)
         self.monitor = Monitor()
         self.tallies: dict[str, _MixTallies] = {m.name: _MixTallies() for m in self.contract.load.mix}
@@ -73,11 +92,40 @@ class _Load:
         load = self.contract.load
         self.ctx.notify("phase", name="load", total=self.total, duration_s=load.duration, rate=load.rate)
         self.t0 = time.monotonic()
-        self.ctx.ledger.meta["load"] = await drive(load, iter_requests(self.contract), self._one,
-                                                   self.monitor, self.total)
+        workers = self.ctx.options.workers
+        if workers > 1:
+            self.ctx.ledger.meta["load"] = await self._from_workers(workers)
+        else:
+            self.ctx.ledger.meta["load"] = await drive(load, iter_requests(self.contract), self._one,
+                                                       self.monitor, self.total)
         self._record_aggregates()
         self._record_saturation()
         return self.stats
+
+    async def _from_workers(self, n: int) -> dict[str, Any]:
+        """Send the traffic from N processes and merge what they observed, exactly."""
+        results = await run_workers(self.contract, n, self.itemize)
+        entries = []
+        for i, r in enumerate(results):
+            self.stats.merge(r["stats"])
+            for name, tallies in r["tallies"].items():
+                self.tallies[name].merge(tallies)
+            if i == 0:
+                self.monitor = r["monitor"]
+            else:
+                self.monitor.merge(r["monitor"])
+            entries += r["entries"]
+        for entry in sorted(entries, key=lambda e: e.observed["index"]):
+            self.ctx.ledger.add(entry)
+        self.done = self.stats.total
+        metas = [r["meta"] for r in results]
+        wall = max(m["wall_s"] for m in metas)
+        meta = {**metas[0], "requests": self.done, "wall_s": wall, "workers": n,
+                "requests_per_second": round(self.done / wall, 3) if wall > 0 else None}
+        for key in ("requested_rate", "max_in_flight", "concurrency"):
+            if key in meta:
+                meta[key] = self.contract.load.rate if key == "requested_rate" else sum(m[key] for m in metas)
+        return meta
 
     def _record_saturation(self) -> None:
         runner = self.monitor.summary()
@@ -227,3 +275,29 @@ def _model_problem(requested: str, answered: Any) -> str | None:
 async def run_traffic(ctx: RunContext) -> ClientStats:
     """Send every planned request; returns the client's aggregates."""
     return await _Load(ctx).run()
+
+
+async def run_share(contract, k: int, n: int, itemize: bool, ready) -> dict[str, Any]:
+    """Worker K of N: send its share of the traffic; what it observed, to merge in the parent."""
+    from dataclasses import replace
+
+    from fakeai_contract.checks.schema import SchemaStore
+    from fakeai_contract.context import RunOptions
+    from fakeai_contract.ledger import Ledger
+    from fakeai_contract.transport import Transport
+
+    contract = replace(contract, schema_store=SchemaStore(contract.schema_dirs), load=share(contract.load, k, n))
+    load = contract.load
+    ledger = Ledger(contract=contract.name, target=contract.target.base_url)
+    total = total_requests(contract)
+    mine = total // n + (1 if k < total % n else 0)
+    async with Transport(contract.target, concurrency=load.max_in_flight if load.is_open_loop else load.concurrency) as transport:
+        ctx = RunContext(contract=contract, options=RunOptions(), ledger=ledger, transport=transport,
+                         schemas=contract.schema_store)
+        traffic = _Load(ctx, itemize=itemize)
+        await asyncio.get_running_loop().run_in_executor(None, ready)   # blocks until every worker is
+        traffic.t0 = time.monotonic()
+        meta = await drive(load, dealt(iter_requests(contract), k, n), traffic._one, traffic.monitor, mine,
+                           phase_s=k / contract.load.rate / n if load.is_open_loop else 0.0)
+    return {"stats": traffic.stats, "tallies": traffic.tallies, "entries": list(ledger.entries),
+            "monitor": traffic.monitor, "meta": meta}

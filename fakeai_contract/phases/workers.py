@@ -1,0 +1,122 @@
+"""`--workers N`: the traffic sent from N processes, so the client can use every core.
+
+Each worker is a fresh interpreter (not a fork, which would inherit the running event loop) that sends its share of the plan and sends back what it observed: its client statistics
+with every sample, its per-request entries and its self-monitoring. The parent merges them
+exactly: counts are summed and percentiles are computed from the joined samples, never averaged.
+
+Shares: a counted plan is dealt out by position (request k goes to worker k mod N); concurrency,
+rate and max_in_flight are split between the workers; a worker's open-loop schedule is shifted so
+the N schedules interleave (constant) or superpose (Poisson: N processes at rate/N are one at rate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import pickle
+import signal
+import struct
+import sys
+from typing import Any, Iterator
+
+from fakeai_contract.model import Contract, Load
+from fakeai_contract.plan import PlannedRequest
+
+_START_TIMEOUT_S = 60.0
+
+
+def share(load: Load, k: int, n: int) -> Load:
+    """Worker K's part of LOAD (of N workers)."""
+    def part(total: int) -> int:
+        return max(1, total // n + (1 if k < total % n else 0))
+    changes: dict[str, Any] = {"concurrency": part(load.concurrency), "seed": load.seed * 1009 + k}
+    if load.is_open_loop:
+        changes.update(rate=load.rate / n, max_in_flight=part(load.max_in_flight))
+    return dataclasses.replace(load, **changes)
+
+
+def dealt(requests: Iterator[PlannedRequest], k: int, n: int) -> Iterator[PlannedRequest]:
+    """Worker K's requests: every Nth, starting at the Kth."""
+    return (req for req in requests if (req.seq - 1) % n == k)
+
+
+async def run_workers(contract: Contract, n: int, itemize: bool) -> list[dict[str, Any]]:
+    """Run the traffic of CONTRACT in N processes; each one's result, in worker order.
+
+    Plain subprocesses (`python -m fakeai_contract.phases.workers`) talking pickles over their
+    pipes: no multiprocessing helper processes outlive the run, and each is killed on interrupt.
+    """
+    portable = dataclasses.replace(contract, schema_store=None)
+    procs = []
+    try:
+        for k in range(n):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "fakeai_contract.phases.workers",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            procs.append(proc)
+            proc.stdin.write(_frame(pickle.dumps((portable, k, n, itemize))))
+        # They start sending together, once every one of them is ready.
+        await asyncio.wait_for(asyncio.gather(*(_expect(p, _READY) for p in procs)), _START_TIMEOUT_S)
+        for proc in procs:
+            proc.stdin.write(_GO)
+        outcomes = [pickle.loads(await _read_frame(p.stdout)) for p in procs]
+        for proc in procs:
+            await proc.wait()
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    results = []
+    for kind, value in outcomes:
+        if kind != "ok":
+            raise RuntimeError(f"a load worker failed:\n{value}")
+        results.append(value)
+    return results
+
+
+_READY, _GO = b"R", b"G"
+
+
+def _frame(data: bytes) -> bytes:
+    return struct.pack("!Q", len(data)) + data
+
+
+async def _read_frame(stream: asyncio.StreamReader) -> bytes:
+    try:
+        size = struct.unpack("!Q", await stream.readexactly(8))[0]
+        return await stream.readexactly(size)
+    except asyncio.IncompleteReadError:
+        return pickle.dumps(("error", "the worker process ended without a result"))
+
+
+async def _expect(proc, marker: bytes) -> None:
+    got = await proc.stdout.readexactly(len(marker))
+    if got != marker:
+        raise RuntimeError(f"a load worker answered {got!r} instead of {marker!r}")
+
+
+def _worker() -> None:
+    """The worker process: read its share, say ready, wait for go, send, write back the result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops workers; Ctrl-C is its to handle
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    size = struct.unpack("!Q", stdin.read(8))[0]
+    contract, k, n, itemize = pickle.loads(stdin.read(size))
+    from fakeai_contract.phases.traffic import run_share
+
+    def ready() -> None:
+        stdout.write(_READY)
+        stdout.flush()
+        if stdin.read(1) != _GO:
+            raise SystemExit(1)
+    try:
+        outcome = ("ok", asyncio.run(run_share(contract, k, n, itemize, ready)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it as a bug
+        import traceback
+        outcome = ("error", "".join(traceback.format_exception(exc)))
+    stdout.write(_frame(pickle.dumps(outcome)))
+    stdout.flush()
+
+
+if __name__ == "__main__":
+    _worker()
