@@ -123,6 +123,8 @@ class Ledger:
         if self.healthy is False:
             verdict = "FAIL"
         if self.interrupted:
+            # A stopped run proves nothing about the checks that never ran: never call it PASS.
+            verdict = "INTERRUPTED"
             exit_code = exit_codes.INTERRUPTED
         elif bad or self.healthy is False or not counted:
             exit_code = exit_codes.FAILED

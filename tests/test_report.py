@@ -46,7 +46,7 @@ def test_samples_cover_every_status_and_phase():
     entries = [e for name in SAMPLES for e in load(name)["entries"]]
     assert {e["status"] for e in entries} == {s.value for s in Status}
     assert {e["phase"] for e in entries} == set(PHASES)
-    assert {load(n)["summary"]["verdict"] for n in SAMPLES} == {"PASS", "PARTIAL", "FAIL"}
+    assert {load(n)["summary"]["verdict"] for n in SAMPLES} == {"PASS", "PARTIAL", "FAIL", "INTERRUPTED"}
     assert any(load(n)["interrupted"] for n in SAMPLES)
 
 
@@ -192,7 +192,8 @@ def test_tap_diagnostics_are_yaml_with_message_observed_expected():
     for block, entry in zip(blocks, problems):
         assert (block["id"], block["status"], block["message"]) == (entry["id"], entry["status"], entry["message"])
         assert block["observed"] == entry["observed"] and block["expected"] == entry["expected"]
-    assert "ok 3 - gpt-4-turbo non-streaming ＃2" in text
+    assert "ok 3 - gpt-4-turbo non-streaming \\#2" in text      # TAP 14's escape, plain ASCII
+    assert text.isascii() or all(ord(c) < 0xff00 for c in text)
     assert re.search(r"^ok \d+ - ITL p99 bound # SKIP deselected by tag$", text, flags=re.M)
 
 
@@ -209,7 +210,8 @@ def test_tap_multiline_and_marker_strings_stay_inside_the_block():
     text = render("tap", doc)
     results = tap_results(text)
     assert len(results) == len(doc["entries"]) and not results[0].ok
-    assert results[0].description == "- two lines ＃ here"
+    assert "not ok 1 - two lines \\# here" in text.splitlines()
+    assert not results[0].skip and not results[0].todo
     assert yaml_blocks(text)[0]["message"] == "first\n...\n---\nlast"
 
 
@@ -375,3 +377,50 @@ def test_redact_removes_the_secret_from_every_format(fmt):
         assert SECRET not in render(fmt, clean, **options)   # ... and redaction takes it out
     mask = r"\*\*\*" if fmt == "markdown" else "***"    # Markdown escapes the asterisks
     assert mask in render(fmt, clean, verbose=True)
+
+
+# --- where an entry comes from, and interrupted runs -------------------------------------------
+
+@pytest.mark.parametrize("location, file, line", [
+    ("contracts/fakeai-final.yaml:22:3", "contracts/fakeai-final.yaml", 22),
+    ("/abs/dir:with:colons/c.yaml:7", "/abs/dir:with:colons/c.yaml", 7),
+    ("contracts/c.yaml", "contracts/c.yaml", None),
+])
+def test_junit_file_is_the_path_and_line_the_line_number(location, file, line):
+    doc = load("seed_pass.json")
+    for e in doc["entries"]:
+        e["location"] = location
+    xml = JUnitXml.fromstring(render("junit", doc))
+    cases = [case for suite in xml for case in suite]
+    assert cases
+    for case in cases:
+        assert case._elem.get("file") == file
+        assert (int(case._elem.get("line")) if case._elem.get("line") else None) == line
+
+
+def test_tap_has_no_fullwidth_number_sign():
+    doc = load("mixed.json")
+    text = render("tap", doc)
+    assert "\uff03" not in text
+    assert re.search(r"^ok \d+ - [^\n]*\\#\d", text, flags=re.M)
+
+
+def _all_passing_but_interrupted() -> dict:
+    ledger = Ledger("c", "http://127.0.0.1:1", interrupted=True, healthy=True)
+    ledger.record("health", "health", "Server Health Check", Status.PASS)
+    return ledger.to_dict()
+
+
+def test_an_interrupted_run_is_never_a_pass_in_any_report():
+    doc = _all_passing_but_interrupted()
+    assert doc["summary"]["verdict"] == "INTERRUPTED" and doc["summary"]["exit_code"] == 130
+    assert not schema_errors(doc)
+    terminal = render("terminal", doc)
+    assert "ALL TESTS PASSED" not in terminal and "INTERRUPTED" in terminal.splitlines()[-1]
+    assert "ALL TESTS PASSED" not in render("terminal", doc, quiet=True)
+    assert "verdict INTERRUPTED" in render("tap", doc)
+    assert "INTERRUPTED" in render("markdown", doc).splitlines()[0]
+    assert '"verdict": "INTERRUPTED"' in render("json", doc)
+    # a saved ledger that still says PASS is rendered as interrupted too
+    doc["summary"]["verdict"] = "PASS"
+    assert "ALL TESTS PASSED" not in render("terminal", doc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from fakeai_contract.report import view
@@ -50,6 +51,7 @@ def _outcome_pass(case: ET.Element, e: dict) -> None:
 #: status → how the test case records it; unknown statuses are errors.
 OUTCOMES = {"pass": _outcome_pass, "fail": _outcome_failure, "error": _outcome_error,
             "skip": _outcome_skip, "warn": _outcome_warn}
+_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::\d+)?$")
 #: status → the JUnit counter it adds to.
 COUNTER = {"fail": "failures", "error": "errors", "skip": "skipped"}
 
@@ -58,12 +60,11 @@ def _case(e: dict) -> ET.Element:
     case = ET.Element("testcase", classname=_s(f"fakeai-contract.{e['phase']}", 200),
                       name=_s(e["name"], 500), time=f"{e['duration_s']:.3f}")
     if e["location"]:
-        file, _, line = e["location"].rpartition(":")
-        if file and line.isdigit():
-            case.set("file", _s(file, 500))
-            case.set("line", line)
-        else:
-            case.set("file", _s(e["location"], 500))
+        # A location is FILE, FILE:LINE or FILE:LINE:COLUMN; JUnit has no column.
+        where = _LOCATION.match(e["location"])
+        case.set("file", _s(where["file"] if where else e["location"], 500))
+        if where:
+            case.set("line", where["line"])
     OUTCOMES.get(e["status"], _outcome_error)(case, e)
     return case
 

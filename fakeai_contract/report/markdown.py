@@ -13,7 +13,7 @@ MAX_DETAIL_ROWS = 400
 
 STATUS_LABEL = {"pass": "✅ pass", "fail": "❌ fail", "error": "💥 error", "warn": "⚠️ warn",
                 "skip": "⏭️ skip"}
-VERDICT_LABEL = {"PASS": "✅ PASS", "PARTIAL": "⚠️ PARTIAL", "FAIL": "❌ FAIL"}
+VERDICT_LABEL = {"PASS": "✅ PASS", "PARTIAL": "⚠️ PARTIAL", "FAIL": "❌ FAIL", "INTERRUPTED": "⏹️ INTERRUPTED"}
 COLUMNS = ("Status", "Phase", "Check", "Observed", "Expected", "Message")
 
 # Punctuation that could start emphasis, a link, code, maths or a column break inside a cell.

@@ -15,7 +15,6 @@ import yaml
 from fakeai_contract.report import view
 
 TEXT_LIMIT = 4000        # characters of one diagnostic string; the JSON report keeps everything
-FULLWIDTH_HASH = "\uff03"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -41,11 +40,15 @@ def _clipped(value: Any) -> Any:
     return value
 
 
-def _description(name: str) -> str:
+def _description(name: str, directive: bool = False) -> str:
     """NAME made safe for a test point: one line, no '#' that could start a directive."""
-    # TAP 14 allows '\\#', but TAP 13 consumers (tap.py, older harnesses) split at any '#' and
-    # would read '#1 # SKIP' as no skip at all; a full-width '＃' reads the same to a person.
-    return view.clip(view.one_line(name), 500).replace("\\", "\\\\").replace("#", FULLWIDTH_HASH)
+    text = view.clip(view.one_line(name), 500).replace("\\", "\\\\")
+    if directive:
+        # TAP 13 readers (tap.py, older harnesses) take the first '#' for the directive, escaped
+        # or not, and would lose the SKIP: there the name's '#' is spelt out.
+        return text.replace("#", "no.")
+    # TAP 14 escapes a '#' in a description as '\\#', in plain ASCII.
+    return text.replace("#", "\\#")
 
 
 def _diagnostic(e: dict) -> list[str]:
@@ -63,8 +66,8 @@ def _diagnostic(e: dict) -> list[str]:
 
 
 def _point(n: int, e: dict, verbose: bool) -> list[str]:
-    desc = _description(e["name"])
     status = e["status"]
+    desc = _description(e["name"], directive=status == "skip")
     if status == "skip":
         reason = view.clip(view.one_line(e["message"]), 500) or "skipped"
         return [f"ok {n} - {desc} # SKIP {reason}"]

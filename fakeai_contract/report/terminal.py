@@ -19,7 +19,7 @@ STATUS_STYLE = {
     "skip": ("-", "SKIP", "2"),
 }
 UNKNOWN_STYLE = ("?", "UNKNOWN", "35")
-VERDICT_STYLE = {"PASS": ("✓", "32"), "PARTIAL": ("!", "33"), "FAIL": ("✗", "31")}
+VERDICT_STYLE = {"PASS": ("✓", "32"), "PARTIAL": ("!", "33"), "FAIL": ("✗", "31"), "INTERRUPTED": ("!", "33")}
 
 DETAIL_LIMIT = 240          # characters of one observed/expected/message line
 MAX_LISTED = 10             # findings, first failures, first errors listed under one entry
@@ -296,7 +296,8 @@ def _verdict(summary: dict, paint: Painter) -> str:
     rate = view.percent(summary["pass_rate"])
     words = {"PASS": f"ALL TESTS PASSED ({ok}/{counted})",
              "PARTIAL": f"PARTIAL PASS ({ok}/{counted}, {rate})",
-             "FAIL": f"TESTS FAILED ({ok}/{counted}, {rate})"}.get(verdict, f"VERDICT {verdict} ({ok}/{counted})")
+             "FAIL": f"TESTS FAILED ({ok}/{counted}, {rate})",
+             "INTERRUPTED": f"INTERRUPTED: NOT A PASS ({ok}/{counted} of the checks that ran held)"}.get(verdict, f"VERDICT {verdict} ({ok}/{counted})")
     if summary["warned"]:
         words += f", {int(summary['warned'])} warning{'s' if summary['warned'] != 1 else ''}"
     return paint(f"{sym} {words}", code + ";1")

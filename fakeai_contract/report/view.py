@@ -165,6 +165,9 @@ def summary(doc: Any) -> dict[str, Any]:
             out[key] = value if isinstance(value, str) and value else default
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out[key] = value
+    if mapping(doc).get("interrupted") is True:
+        out["verdict"] = "INTERRUPTED"      # even a saved ledger that says PASS: it never finished
+
     return out
 
 
