@@ -72,6 +72,8 @@ def _parser(out: TextIO) -> _Parser:
                         help="start the bundled reference server on a free port, run against it, stop it")
     run.add_argument("--host", help="server host (also FAKEAI_HOST)")
     run.add_argument("--port", help="server port (also FAKEAI_PORT)")
+    run.add_argument("--insecure", action="store_true",
+                     help="do not verify the server's TLS certificate (as target.tls.verify: false)")
     run.add_argument("--reference-arg", action="append", default=[], metavar="ARG",
                      help="an option for the reference server, e.g. --reference-arg=--error-rate=0.3 (repeatable)")
     run.add_argument("--serve", nargs="?", const="", default=None, metavar="COMMAND",
@@ -141,7 +143,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except _Exit as exc:
         return exc.code
     except ContractError as exc:
-        print(redacted(exc.render(), sets_in(argv)), file=stderr)
+        print(redacted(exc.render(), sets_in(argv), argv), file=stderr)
         return exit_codes.INVALID
     except KeyboardInterrupt:
         print("interrupted", file=stderr)

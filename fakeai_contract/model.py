@@ -23,6 +23,8 @@ class Target:
     read_timeout: float = 10.0         # longest silence between two reads
     max_body_bytes: int = 8 * 1024 * 1024
     max_redirects: int = 3
+    tls_verify: bool = True            # target.tls.verify; --insecure turns it off
+    ca_file: str | None = None         # target.tls.ca_file: PEM CA certificates to trust
 
 
 @dataclass(frozen=True)

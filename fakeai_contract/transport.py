@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -66,6 +67,13 @@ class StreamResult:
     invalid_chunk_count: int = 0
 
 
+def _ssl(target: Target) -> ssl.SSLContext | bool:
+    """target.tls as aiohttp's ssl argument: False skips verification, a context trusts a CA file."""
+    if not target.tls_verify:
+        return False
+    return ssl.create_default_context(cafile=target.ca_file) if target.ca_file else True
+
+
 def _content_of(delta: dict) -> bool:
     """A delta that carries generated output: content, reasoning, or a tool call."""
     return bool(delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning")
@@ -83,7 +91,7 @@ class Transport:
 
     async def __aenter__(self) -> "Transport":
         connector = aiohttp.TCPConnector(limit=self._concurrency + 4, ttl_dns_cache=300,
-                                         enable_cleanup_closed=True)
+                                         enable_cleanup_closed=True, ssl=_ssl(self.target))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.target.connect_timeout,
                                         sock_read=self.target.read_timeout)
         self._session = aiohttp.ClientSession(

@@ -30,13 +30,16 @@ def sets_in(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def redacted(text: str, sets: Sequence[str]) -> str:
+def redacted(text: str, sets: Sequence[str], argv: Sequence[str] = ()) -> str:
     """TEXT with the secrets known before any contract loads masked: values of variables named
-    like KEY, TOKEN, SECRET or PASSWORD, from the environment and from --set."""
+    like KEY, TOKEN, SECRET or PASSWORD, from the environment and from --set, and URL passwords."""
     from fakeai_contract.redact import secret_pattern
     from fakeai_contract.contract.variables import is_secret_name
+    from fakeai_contract.target import url_passwords
 
     values = {v for k, v in os.environ.items() if is_secret_name(k)}
     values |= {v for k, _, v in (s.partition("=") for s in sets) if is_secret_name(k)}
+    for value in [*os.environ.values(), *sets, *argv]:
+        values |= url_passwords(value)
     pattern = secret_pattern(values)
     return pattern.sub("***", text) if pattern else text

@@ -57,10 +57,15 @@ class _Progress:
 
 
 def _target_overrides(args: argparse.Namespace, overrides: dict[str, str]) -> None:
+    from fakeai_contract.target import check_host, check_port
+
     if args.host:
-        overrides["FAKEAI_HOST"] = args.host
+        overrides["FAKEAI_HOST"] = check_host(args.host)
     if args.port:
-        overrides["FAKEAI_PORT"] = str(args.port)
+        overrides["FAKEAI_PORT"] = check_port(args.port)
+    for name, check in (("FAKEAI_HOST", check_host), ("FAKEAI_PORT", check_port)):
+        if name not in overrides and os.environ.get(name):
+            check(os.environ[name], name)
 
 
 def _server_log_path(args: argparse.Namespace, reports: list[tuple[str, str]]) -> Path:
@@ -74,7 +79,7 @@ def _server_log_path(args: argparse.Namespace, reports: list[tuple[str, str]]) -
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run the contract as ARGS ask; the terminal report and any --report; the exit code."""
-    from fakeai_contract import lifecycle, logsource
+    from fakeai_contract import lifecycle, logsource, target
     from fakeai_contract.contract import load_contract
     from fakeai_contract.output import parse_report_spec
     from fakeai_contract.runner import new_ledger, run_sync
@@ -94,7 +99,10 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.serve_reference:
         base_url = f"http://127.0.0.1:{port}"
     if base_url:
-        contract = replace(contract, target=replace(contract.target, base_url=base_url.rstrip("/")))
+        contract = replace(contract, target=replace(contract.target, base_url=base_url))
+    origin = ("--base-url" if args.base_url else "FAKEAI_BASE_URL") if base_url and not args.serve_reference \
+        else f"{contract.source}: target.base_url"
+    contract, target_url = target.prepare(contract, origin=origin, insecure=args.insecure)
 
     server = None
     log_source = None
@@ -124,6 +132,10 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                          log_source=log_source, server=server, observer=progress,
                          workers=getattr(args, "workers", 1))
     ledger = new_ledger(contract)
+    ledger.target = target_url.written
+    if target_url.api_root:
+        ledger.meta["target"] = {"base_url": target_url.written, "server_root": target_url.root,
+                                 "api_root": True, "note": target_url.describe()}
     if server is not None:
         ledger.meta["server"] = {"command": server.display(), "log": str(log_path)}
     if server is not None:

@@ -68,8 +68,10 @@ def _check_ids(checks: list) -> list[str]:
 def build(tree: PosDict, source: Path) -> Contract:
     """The Contract dataclasses from a validated, resolved tree (no schema dirs, vars or secrets)."""
     t = tree["target"]
+    tls = t.get("tls") or {}
     target = _given(Target, t, **_floats(t, "request_timeout", "connect_timeout", "read_timeout"),
-                    **_ints(t, "max_body_bytes", "max_redirects"))
+                    **_ints(t, "max_body_bytes", "max_redirects"), tls_verify=tls.get("verify", True) is not False,
+                    ca_file=str(tls["ca_file"]) if tls.get("ca_file") else None)
     h = tree.get("health") or PosDict()
     health = _given(Health, h, location=value_location(tree, "health") if "health" in tree else None,
                     **_floats(h, "timeout", "interval"))
@@ -172,7 +174,10 @@ def _load(path: Path, overrides: Mapping[str, Any], env: Mapping[str, str]) -> C
     store = SchemaStore(schema_dirs)
     _raise(semantic_errors(tree, store))
     contract = build(tree, path)
-    secrets = frozenset(resolver.secrets() | _header_secrets(contract.target.headers))
+    from fakeai_contract.target import url_passwords
+
+    secrets = frozenset(resolver.secrets() | _header_secrets(contract.target.headers)
+                        | url_passwords(contract.target.base_url))
     return dataclasses.replace(contract, vars=plain(variables), secrets=secrets, schema_dirs=schema_dirs,
                                files=merged.files, schema_store=store)
 

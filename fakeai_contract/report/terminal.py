@@ -351,6 +351,10 @@ def render(doc: dict, *, color: bool = False, verbose: bool = False, quiet: bool
            DOUBLE_RULE, ""]
     if head["target"]:
         out.append(f"Target:  {view.brief(head['target'], 70)}")
+        resolved = view.mapping(view.mapping(view.mapping(doc).get("meta")).get("target"))
+        if resolved.get("api_root") is True:
+            out.append(f"         (API root; health and metrics paths resolve against "
+                       f"{view.brief(resolved.get('server_root'), 60)})")
     if head["started_at"]:
         out.append(f"Started: {view.brief(head['started_at'], 40)}")
     for title, lines in _sections(items, doc, paint, verbose):
