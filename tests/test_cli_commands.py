@@ -117,10 +117,22 @@ def test_progress_line_only_on_a_tty():
 
     tty, plain = Tty(), io.StringIO()
     for stream in (tty, plain):
-        p = _Progress(stream, enabled=stream.isatty())
+        p = _Progress(stream, live=stream.isatty(), periodic=True)
         p("request", {"done": 20, "of": 20, "failed": 1, "elapsed_s": 1.5})
         p.clear()
     assert "20/20 done, 1 failed" in tty.getvalue() and plain.getvalue() == ""
+
+
+def test_off_a_tty_the_health_wait_prints_a_line_every_few_seconds():
+    plain = io.StringIO()
+    p = _Progress(plain, live=False, periodic=True)
+    wait = {"url": "http://127.0.0.1:9/health", "timeout": 45, "last": "connection refused"}
+    for elapsed in (0.5, 1.0, 5.2, 6.0, 10.4):
+        p("health", {**wait, "attempts": int(elapsed * 2), "elapsed_s": elapsed})
+    lines = plain.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in plain.getvalue()
+    assert lines[0].startswith("health: waiting for http://127.0.0.1:9/health: 10 attempts, 5.2s of 45s")
+    assert "connection refused" in lines[1] and "10.4s" in lines[1]
 
 
 def test_pytest_plugin_turns_ledger_entries_into_tests(tmp_path):

@@ -82,7 +82,8 @@ def test_a_malformed_base_url_in_the_contract_names_the_file(tmp_path, listener)
     contract.write_text("contract: c\nversion: 1\nextends: [fakeai-final]\n"
                         f"target: {{base_url: '127.0.0.1:{listener.getsockname()[1]}'}}\n")
     result = run_cli("run", str(contract), "--no-color")
-    assert result.code == 2 and str(contract) in result.err and "has no scheme" in result.err, result.err
+    assert result.code == 2 and f"{contract}:4:" in result.err and "target.base_url" in result.err, result.err
+    assert "fix: write base_url: \"http://" in result.err
     assert not _connected(listener)
 
 
@@ -104,12 +105,16 @@ def test_a_v1_base_url_is_the_api_root_and_passes_the_shipped_contract(reference
 
 def test_a_path_prefix_is_kept(reference):
     """Only a trailing /v1 is the API root; any other prefix is where every path resolves."""
+    t0 = time.monotonic()
     result = run_cli("run", "fakeai-final", "--base-url", reference.base_url + "/proxy", "--no-color", "-q",
                      "--report", "json:-")
     assert result.code == 1
     health = result.ledger["entries"][0]
     assert health["observed"]["http_status"] == 404
     assert f"{reference.base_url}/proxy/health answered HTTP 404" in health["message"]
+    # a 404 does not heal: the wait (45 s by default) ends at the first answer, with a hint
+    assert time.monotonic() - t0 < 5 and health["observed"]["attempts"] == 1
+    assert "waiting does not change that answer" in health["message"] and "health.path" in health["message"]
 
 
 # --- URL credentials ---------------------------------------------------------------------------

@@ -25,35 +25,60 @@ def _color(args: argparse.Namespace, stream: TextIO) -> bool:
 
 
 class _Progress:
-    """A live one-line display of the load on a TTY; nothing when not a TTY."""
+    """Progress on stderr: live lines on a TTY; off a TTY only the health wait, a line every few
+    seconds, so a CI log shows what the run is waiting for."""
 
-    def __init__(self, stream: TextIO, enabled: bool):
+    PERIOD_S = 5.0          # off a TTY: the first health line after this long, then this often
+
+    def __init__(self, stream: TextIO, *, live: bool, periodic: bool):
         self.stream = stream
-        self.enabled = enabled
+        self.live = live
+        self.periodic = periodic and not live
         self.last = 0.0
+        self.next_report = self.PERIOD_S
         self.shown = False
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        if event == "request":
-            now = time.monotonic()
-            if now - self.last < 0.1 and data["done"] != data["of"]:
-                return
-            self.last = now
-            self.stream.write(f"\r  load: {data['done']}/{data['of']} done, {data['failed']} failed, "
-                              f"{data['elapsed_s']:.1f}s ")
+        handler = {"request": self._request, "health": self._health, "phase": self._phase}.get(event)
+        if handler is not None:
+            handler(data)
+
+    def _line(self, text: str) -> None:
+        self.stream.write(f"\r\x1b[K{text}")
+        self.stream.flush()
+        self.shown = True
+
+    def _throttled(self, final: bool) -> bool:
+        now = time.monotonic()
+        if now - self.last < 0.1 and not final:
+            return True
+        self.last = now
+        return False
+
+    def _request(self, data: dict[str, Any]) -> None:
+        if self.live and not self._throttled(data["done"] == data["of"]):
+            self._line(f"  load: {data['done']}/{data['of']} done, {data['failed']} failed, "
+                       f"{data['elapsed_s']:.1f}s ")
+
+    def _health(self, data: dict[str, Any]) -> None:
+        last = f" (last: {data['last']})" if data.get("last") else ""
+        text = (f"waiting for {data['url']}: {data['attempts']} attempt{'s' if data['attempts'] != 1 else ''}, "
+                f"{data['elapsed_s']:.1f}s of {data['timeout']:g}s{last}")
+        if self.live and not self._throttled(False):
+            self._line("  health: " + text[:150])
+        elif self.periodic and data["elapsed_s"] >= self.next_report:
+            self.next_report = data["elapsed_s"] + self.PERIOD_S
+            self.stream.write(f"health: {text}\n")
             self.stream.flush()
-            self.shown = True
-        elif event == "phase" and self.shown:
+
+    def _phase(self, data: dict[str, Any]) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        if self.live and self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self.shown = False
-
-    def clear(self) -> None:
-        if self.enabled and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
 
 
 def _target_overrides(args: argparse.Namespace, overrides: dict[str, str]) -> None:
@@ -127,7 +152,8 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         log_source = logsource.TailedLog(Path(args.log_file))
         log_source.start()
 
-    progress = _Progress(stderr, enabled=not args.quiet and bool(getattr(stderr, "isatty", lambda: False)()))
+    progress = _Progress(stderr, live=not args.quiet and bool(getattr(stderr, "isatty", lambda: False)()),
+                         periodic=not args.quiet)
     options = RunOptions(only=tuple(args.only), skip=tuple(args.skip), verbose=args.verbose,
                          log_source=log_source, server=server, observer=progress,
                          workers=getattr(args, "workers", 1))

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from fakeai_contract.context import RunContext
+from fakeai_contract.healing import hint, is_final
 from fakeai_contract.ledger import Status
 
 
@@ -27,7 +28,11 @@ async def wait_healthy(ctx: RunContext) -> bool:
         attempts += 1
         remaining = deadline - time.monotonic()
         last = await ctx.transport.fetch(health.path, timeout=max(0.05, min(remaining, ctx.contract.target.request_timeout)))
+        ctx.notify("health", url=last.url, attempts=attempts, elapsed_s=time.monotonic() - t0,
+                   timeout=health.timeout, last=last.error)
         if last.ok and _ready(last.document):
+            break
+        if is_final(last.http_status):      # waiting cannot turn a 404 or a 401 into a 200
             break
         if server is not None and (exited := server.poll()) is not None:
             break
@@ -59,6 +64,9 @@ async def wait_healthy(ctx: RunContext) -> bool:
         from fakeai_contract.lifecycle import describe_exit
         message = (f"the server {describe_exit(exited)} before it became healthy; last log lines: "
                    + (" | ".join(tail[-5:]) or "(no output)"))
+    elif is_final(last.http_status):
+        message = (f"{last.url} answered {last.error}; waiting does not change that answer, so the wait "
+                   f"stopped after {attempts} attempt{'s' if attempts != 1 else ''}; {hint(last.http_status, last.url)}")
     elif last.ok:
         message = f"the server answered but never reported ready within {health.timeout:g}s ({attempts} attempts)"
     else:
