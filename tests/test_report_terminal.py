@@ -75,7 +75,7 @@ def test_failures_show_message_observed_and_expected():
     ("seed_pass.json", "✓ ALL TESTS PASSED (53/53)"),
     ("partial.json", "! PARTIAL PASS (51/52, 98.1%), 1 warning"),
     ("mixed.json", "✗ TESTS FAILED (48/59, 81.4%), 1 warning"),
-    ("unhealthy_interrupted.json", "! INTERRUPTED: NOT A PASS (0/1 of the checks that ran held)"),
+    ("unhealthy_interrupted.json", "! INTERRUPTED: the run did not finish (0/1 of the checks that ran held)"),
 ])
 def test_verdict_line(name, verdict):
     for options in ({}, {"quiet": True}, {"verbose": True}):

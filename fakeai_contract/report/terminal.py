@@ -297,7 +297,7 @@ def _verdict(summary: dict, paint: Painter) -> str:
     words = {"PASS": f"ALL TESTS PASSED ({ok}/{counted})",
              "PARTIAL": f"PARTIAL PASS ({ok}/{counted}, {rate})",
              "FAIL": f"TESTS FAILED ({ok}/{counted}, {rate})",
-             "INTERRUPTED": f"INTERRUPTED: NOT A PASS ({ok}/{counted} of the checks that ran held)"}.get(verdict, f"VERDICT {verdict} ({ok}/{counted})")
+             "INTERRUPTED": f"INTERRUPTED: the run did not finish ({ok}/{counted} of the checks that ran held)"}.get(verdict, f"VERDICT {verdict} ({ok}/{counted})")
     if summary["warned"]:
         words += f", {int(summary['warned'])} warning{'s' if summary['warned'] != 1 else ''}"
     return paint(f"{sym} {words}", code + ";1")
