@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import pickle
-import signal
 import struct
 import sys
 from typing import Any, Iterator
@@ -43,7 +42,7 @@ def dealt(requests: Iterator[PlannedRequest], k: int, n: int) -> Iterator[Planne
 async def run_workers(contract: Contract, n: int, itemize: bool) -> list[dict[str, Any]]:
     """Run the traffic of CONTRACT in N processes; each one's result, in worker order.
 
-    Plain subprocesses (`python -m fakeai_contract.phases.workers`) talking pickles over their
+    Plain subprocesses (`python -m fakeai_contract.phases.worker`) talking pickles over their
     pipes: no multiprocessing helper processes outlive the run, and each is killed on interrupt.
     """
     portable = dataclasses.replace(contract, schema_store=None)
@@ -51,15 +50,15 @@ async def run_workers(contract: Contract, n: int, itemize: bool) -> list[dict[st
     try:
         for k in range(n):
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "fakeai_contract.phases.workers",
+                sys.executable, "-m", "fakeai_contract.phases.worker",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
             procs.append(proc)
-            proc.stdin.write(_frame(pickle.dumps((portable, k, n, itemize))))
+            proc.stdin.write(frame(pickle.dumps((portable, k, n, itemize))))
         # They start sending together, once every one of them is ready.
-        await asyncio.wait_for(asyncio.gather(*(_expect(p, _READY) for p in procs)), _START_TIMEOUT_S)
+        await asyncio.wait_for(asyncio.gather(*(_expect(p, READY) for p in procs)), _START_TIMEOUT_S)
         for proc in procs:
-            proc.stdin.write(_GO)
-        outcomes = [pickle.loads(await _read_frame(p.stdout)) for p in procs]
+            proc.stdin.write(GO)
+        outcomes = [pickle.loads(await _readframe(p.stdout)) for p in procs]
         for proc in procs:
             await proc.wait()
     finally:
@@ -75,14 +74,14 @@ async def run_workers(contract: Contract, n: int, itemize: bool) -> list[dict[st
     return results
 
 
-_READY, _GO = b"R", b"G"
+READY, GO = b"R", b"G"
 
 
-def _frame(data: bytes) -> bytes:
+def frame(data: bytes) -> bytes:
     return struct.pack("!Q", len(data)) + data
 
 
-async def _read_frame(stream: asyncio.StreamReader) -> bytes:
+async def _readframe(stream: asyncio.StreamReader) -> bytes:
     try:
         size = struct.unpack("!Q", await stream.readexactly(8))[0]
         return await stream.readexactly(size)
@@ -94,29 +93,3 @@ async def _expect(proc, marker: bytes) -> None:
     got = await proc.stdout.readexactly(len(marker))
     if got != marker:
         raise RuntimeError(f"a load worker answered {got!r} instead of {marker!r}")
-
-
-def _worker() -> None:
-    """The worker process: read its share, say ready, wait for go, send, write back the result."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops workers; Ctrl-C is its to handle
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    size = struct.unpack("!Q", stdin.read(8))[0]
-    contract, k, n, itemize = pickle.loads(stdin.read(size))
-    from fakeai_contract.phases.traffic import run_share
-
-    def ready() -> None:
-        stdout.write(_READY)
-        stdout.flush()
-        if stdin.read(1) != _GO:
-            raise SystemExit(1)
-    try:
-        outcome = ("ok", asyncio.run(run_share(contract, k, n, itemize, ready)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it as a bug
-        import traceback
-        outcome = ("error", "".join(traceback.format_exception(exc)))
-    stdout.write(_frame(pickle.dumps(outcome)))
-    stdout.flush()
-
-
-if __name__ == "__main__":
-    _worker()
