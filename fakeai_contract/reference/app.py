@@ -55,6 +55,14 @@ def build_app(options: ReferenceOptions, state: ReferenceState | None = None) ->
         finally:
             await state.bus.stop()
 
+    if state.flavor is not None:
+        from .flavors.routes import KeyGuard, flavor_routes
+        app = Starlette(routes=flavor_routes(state.flavor, state, chat, retrieve_model), lifespan=lifespan,
+                        exception_handlers={404: _http_error, 405: _http_error})
+        app.state.reference = state
+        if options.api_key:
+            app.add_middleware(KeyGuard, flavor=state.flavor, key=options.api_key)
+        return app
     routes = [
         Route("/health", _document(state.health), methods=["GET"]),
         Route("/v1/models", _document(state.model_list), methods=["GET"]),

@@ -9,6 +9,7 @@ completed: the server does not notice, which is the fault clients are meant to c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -18,7 +19,7 @@ from typing import AsyncGenerator, AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .completion import DONE, ChunkWriter, chat_completion, completion_tokens, new_completion_id, usage
+from .completion import DONE, OPENAI_STYLE, ChunkWriter, chat_completion, completion_tokens, new_completion_id, usage
 from .faults import InjectedServerError
 from .state import ReferenceState
 from .validation import ApiError, ChatRequest, model_of, parse_chat_request
@@ -30,6 +31,16 @@ INJECTED_ERROR = ApiError(500, "The server had an error while processing your re
 #: How a stream the client abandoned is counted (nginx's "client closed request").
 CLIENT_CLOSED = ApiError(499, "The client closed the connection before the stream finished.",
                          type="client_disconnected", code="client_closed_request")
+
+def unknown_model_error(kind: str, model: str) -> ApiError:
+    """How a flavor refuses a model it does not serve."""
+    if kind == "400":   # LiteLLM's router
+        return ApiError(400, f"/chat/completions: Invalid model name passed in model={model}. Call `/v1/models` "
+                             f"to view available models for your key.", type="invalid_request_error",
+                        param="model", code="400")
+    return ApiError(404, f"The model `{model}` does not exist.", type="NotFoundError", param="model",
+                    code="model_not_found")
+
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -72,6 +83,8 @@ class ChatCompletions:
         self.state = state
         self.bus = state.bus
         self.options = state.options
+        self.flavor = state.flavor
+        self.style = state.flavor.style if state.flavor else OPENAI_STYLE
         self.received = 0
         self.stall_until = 0.0
 
@@ -94,6 +107,13 @@ class ChatCompletions:
             model = model_of(raw)
             self.bus.publish("request.started", model=model, stream=False)
             return self._fail(err, model, stream=False, arrival=arrival)
+        if self.flavor and chat.model != self.flavor.model:
+            if self.flavor.unknown_model == "serve":
+                chat = dataclasses.replace(chat, model=self.flavor.model)
+            else:
+                self.bus.publish("request.started", model=chat.model, stream=chat.stream)
+                return self._fail(unknown_model_error(self.flavor.unknown_model, chat.model), chat.model,
+                                  stream=chat.stream, arrival=arrival)
         self.state.note_model(chat.model)
         self.bus.publish("request.started", model=chat.model, stream=chat.stream)
         if self.state.faults.should_fail():
@@ -124,29 +144,31 @@ class ChatCompletions:
 
     async def _complete(self, chat: ChatRequest, arrival: float) -> JSONResponse:
         await _sleep_until(arrival + self.options.latency)
-        tokens, finish_reason = completion_tokens(chat.max_tokens)
+        tokens, finish_reason = completion_tokens(chat.max_tokens, chat.ignore_eos)
         usage_ = usage(chat.prompt_tokens, len(tokens))
         body = chat_completion(new_completion_id(), int(time.time()), chat.model, "".join(tokens),
-                               finish_reason, usage_)
+                               finish_reason, usage_, self.style)
         self.bus.publish("request.completed", model=chat.model, stream=False,
                          prompt_tokens=chat.prompt_tokens, completion_tokens=len(tokens),
-                         duration_s=time.monotonic() - arrival)
+                         duration_s=time.monotonic() - arrival, finish_reason=finish_reason,
+                         max_tokens=chat.max_tokens)
         return JSONResponse(body)
 
     async def _stream(self, chat: ChatRequest, arrival: float) -> StreamingResponse:
-        tokens, finish_reason = completion_tokens(chat.max_tokens)
+        tokens, finish_reason = completion_tokens(chat.max_tokens, chat.ignore_eos)
         drop_after = self.state.faults.drop_after(len(tokens))
         events = self._events(chat, arrival, tokens, finish_reason, drop_after)
         return _SSEResponse(await events.__anext__(), events)
 
     async def _events(self, chat: ChatRequest, arrival: float, tokens: tuple[str, ...],
                       finish_reason: str, drop_after: int | None) -> AsyncGenerator[bytes, None]:
-        writer = ChunkWriter(new_completion_id(), int(time.time()), chat.model, chat.include_usage)
+        writer = ChunkWriter(new_completion_id(), int(time.time()), chat.model, chat.include_usage, self.style)
         bus, model = self.bus, chat.model
         chunks = 0
         sent = 0
         itl: list[float] = []
         last_at = 0.0
+        ttft: float | None = None
         finished = False
         bus.publish("stream.started", model=model)
         try:
@@ -159,7 +181,8 @@ class ChatCompletions:
                 if sent:
                     itl.append(at - last_at)
                 else:
-                    bus.publish("stream.first_token", model=model, ttft_s=at - arrival)
+                    ttft = at - arrival
+                    bus.publish("stream.first_token", model=model, ttft_s=ttft)
                 last_at = at
                 sent += 1
                 chunks += 1
@@ -177,7 +200,8 @@ class ChatCompletions:
             duration = time.monotonic() - arrival
             bus.publish("stream.completed", model=model, chunks=chunks, itl=itl, duration_s=duration)
             bus.publish("request.completed", model=model, stream=True, prompt_tokens=chat.prompt_tokens,
-                        completion_tokens=sent, duration_s=duration)
+                        completion_tokens=sent, duration_s=duration, finish_reason=finish_reason,
+                        max_tokens=chat.max_tokens, ttft_s=ttft, itl=itl)
             if drop_after is None:
                 yield DONE
         finally:

@@ -10,6 +10,7 @@ import logging
 import signal
 from typing import Callable, TextIO
 
+from .flavors import NAMES as FLAVOR_NAMES
 from .options import DEFAULT_CLI_PORT, ReferenceOptions
 from .server import MISSING_EXTRA, bind_socket, display_url, has_reference_extra, make_uvicorn_server
 from .timing import run_precise
@@ -69,6 +70,15 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--slo-target", {"metavar": "F", "type": _target,
                       "help": "availability target of /metrics/slo (default: %(default)s)"}),
     ("--access-log", {"action": "store_true", "help": "log every request (uvicorn access log)"}),
+    ("--flavor", {"choices": FLAVOR_NAMES,
+                  "help": "look like that server: its health and model routes, response shapes and "
+                          "Prometheus metrics (default: the seed's FakeAI surface)"}),
+    ("--timing-skew", {"metavar": "S", "type": _seconds,
+                       "help": "with --flavor: every duration the Prometheus metrics record is S longer "
+                               "than the one served (default: %(default)s)"}),
+    ("--api-key", {"metavar": "KEY",
+                   "help": "with --flavor: answer 401 to requests without 'Authorization: Bearer KEY' "
+                           "on the routes that server guards"}),
 )
 
 

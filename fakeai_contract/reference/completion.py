@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 #: The text every completion is cut from: one word is one token.
 TEXT = ("This is a deterministic reply from the fakeai-contract reference server, written one "
@@ -26,8 +27,15 @@ def new_completion_id() -> str:
     return f"chatcmpl-{_ID_PREFIX}{next(_ids):08x}"
 
 
-def completion_tokens(max_tokens: int | None) -> tuple[tuple[str, ...], str]:
-    """The content deltas and finish_reason for a request's max_tokens."""
+def completion_tokens(max_tokens: int | None, ignore_eos: bool = False) -> tuple[tuple[str, ...], str]:
+    """The content deltas and finish_reason for a request's max_tokens.
+
+    With IGNORE_EOS (vLLM's, SGLang's and llama.cpp's request parameter) the completion runs to
+    exactly max_tokens, past the natural end, the way those servers benchmark.
+    """
+    if ignore_eos and max_tokens is not None:
+        words = itertools.islice(itertools.cycle(TOKENS[1:]), max_tokens - 1)
+        return (TOKENS[0], *words), "length"
     if max_tokens is not None and max_tokens < NATURAL_TOKENS:
         return TOKENS[:max_tokens], "length"
     return TOKENS[:NATURAL_TOKENS], "stop"
@@ -39,16 +47,31 @@ def usage(prompt_tokens: int, completion_tokens_: int) -> dict[str, int]:
             "total_tokens": prompt_tokens + completion_tokens_}
 
 
+@dataclass(frozen=True)
+class ResponseStyle:
+    """How a server shapes its OpenAI documents; the default is OpenAI's own shape."""
+
+    head: Mapping[str, Any] = field(default_factory=dict)     # extra top-level fields (system_fingerprint)
+    choice: Mapping[str, Any] = field(default_factory=dict)   # extra fields of every choice (stop_reason)
+    chunk_id: str | None = None          # TGI sends "" as the id of every chunk
+    finish_reason_until_last: bool = True   # False: non-final chunks leave finish_reason out (LiteLLM)
+    usage_until_last: str = "null"       # with include_usage, earlier chunks' usage: "null" or "absent"
+
+
+OPENAI_STYLE = ResponseStyle()
+
+
 def chat_completion(completion_id: str, created: int, model: str, content: str, finish_reason: str,
-                    usage_: dict[str, int]) -> dict[str, Any]:
+                    usage_: dict[str, int], style: ResponseStyle = OPENAI_STYLE) -> dict[str, Any]:
     """A non-streaming chat.completion document."""
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": model,
+        **style.head,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "logprobs": None, "finish_reason": finish_reason}],
+                     "logprobs": None, "finish_reason": finish_reason, **style.choice}],
         "usage": usage_,
     }
 
@@ -56,21 +79,27 @@ def chat_completion(completion_id: str, created: int, model: str, content: str, 
 class ChunkWriter:
     """Builds the SSE events of one stream; every event is ``data: <json>\\n\\n``."""
 
-    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool):
-        self._head = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                      "model": model}
+    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool,
+                 style: ResponseStyle = OPENAI_STYLE):
+        chunk_id = completion_id if style.chunk_id is None else style.chunk_id
+        self._head = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
+                      "model": model, **style.head}
         self._include_usage = include_usage
+        self._style = style
 
     def _event(self, choices: list[dict[str, Any]], usage_: dict[str, int] | None = None) -> bytes:
         doc = dict(self._head, choices=choices)
-        if self._include_usage:
+        if self._include_usage and (usage_ is not None or self._style.usage_until_last == "null"):
             # As OpenAI does: with include_usage every chunk has a usage key, null until the last.
             doc["usage"] = usage_
         return b"data: " + json.dumps(doc, separators=(",", ":")).encode() + b"\n\n"
 
     def delta(self, delta: dict[str, str], finish_reason: str | None = None) -> bytes:
         """A chunk with one choice carrying DELTA."""
-        return self._event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "logprobs": None}
+        if finish_reason is not None or self._style.finish_reason_until_last:
+            choice["finish_reason"] = finish_reason
+        return self._event([dict(choice, **self._style.choice)])
 
     def role(self) -> bytes:
         """The first chunk: the assistant role and empty content."""

@@ -36,9 +36,15 @@ class ReferenceOptions:
     slo_target: float = 0.99
     access_log: bool = False
     models: tuple[str, ...] = DEFAULT_MODELS
+    flavor: str | None = None          # look like vllm, sglang, tgi, llamacpp or litellm (flavors/)
+    timing_skew: float = 0.0           # a flavor's Prometheus durations read this much longer than served
+    api_key: str | None = None         # a flavor answers 401 without "Authorization: Bearer KEY"
 
     def __post_init__(self) -> None:
-        for name in ("latency", "ttft", "itl", "event_lag", "stall"):
+        from .flavors import NAMES
+        if self.flavor is not None and self.flavor not in NAMES:
+            raise ValueError(f"flavor must be one of {', '.join(NAMES)}, got {self.flavor!r}")
+        for name in ("latency", "ttft", "itl", "event_lag", "stall", "timing_skew"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("error_rate", "drop_stream_rate"):

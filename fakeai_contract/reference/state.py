@@ -28,11 +28,21 @@ class ReferenceState:
         for tracker in (self.requests, self.errors, self.streams):
             self.bus.subscribe(tracker.subscriptions())
         self.faults = Faults(options.error_rate, options.drop_stream_rate, options.seed)
-        self.models: dict[str, None] = dict.fromkeys(options.models)
+        self.flavor = None
+        self.surface = None
+        if options.flavor:
+            from .flavors import get_flavor
+            self.flavor = get_flavor(options.flavor)
+            self.surface = self.flavor.surface(self.flavor.model, timing_skew=options.timing_skew,
+                                               miscount=options.miscount)
+            self.bus.subscribe(self.surface.subscriptions())
+        served = (self.flavor.model,) if self.flavor else options.models
+        self.models: dict[str, None] = dict.fromkeys(served)
 
     def note_model(self, model: str) -> None:
-        """Remember a requested model so /v1/models lists it."""
-        if model not in self.models and len(self.models) < len(self.options.models) + MAX_EXTRA_MODELS:
+        """Remember a requested model so /v1/models lists it (a flavor serves only its own)."""
+        if self.flavor is None and model not in self.models \
+                and len(self.models) < len(self.options.models) + MAX_EXTRA_MODELS:
             self.models[model] = None
 
     def uptime(self) -> float:
@@ -45,10 +55,16 @@ class ReferenceState:
 
     def model_list(self) -> dict[str, Any]:
         """The /v1/models document."""
-        return {"object": "list", "data": [self.model_card(name) for name in self.models]}
+        doc: dict[str, Any] = {"object": "list", "data": [self.model_card(name) for name in self.models]}
+        if self.flavor and self.flavor.models_extra:
+            doc.update(self.flavor.models_extra(self.flavor.model))
+        return doc
 
     def model_card(self, name: str) -> dict[str, Any]:
         """One model object."""
+        if self.flavor:
+            return {"id": name, "object": "model", "created": self.created, "owned_by": self.flavor.owned_by,
+                    **self.flavor.model_card}
         return {"id": name, "object": "model", "created": self.created, "owned_by": "fakeai-contract"}
 
     def metrics(self) -> dict[str, Any]:

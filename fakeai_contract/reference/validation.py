@@ -37,6 +37,7 @@ class ChatRequest:
     max_tokens: int | None
     include_usage: bool
     prompt_tokens: int
+    ignore_eos: bool = False
 
 
 def _invalid(param: str | None, message: str, code: str = "invalid_value") -> ApiError:
@@ -96,7 +97,11 @@ OPTIONAL_PARAMS: dict[str, Callable[[str, Any], None]] = {
     "temperature": _range_check(0.0, 2.0),
     "top_p": _range_check(0.0, 1.0),
     "stream_options": _check_stream_options,
+    "ignore_eos": _check_bool,          # vLLM, SGLang and llama.cpp: generate exactly max_tokens
 }
+
+#: The most tokens an ignore_eos request may ask for (the reference keeps a completion in memory).
+MAX_IGNORE_EOS_TOKENS = 100_000
 
 
 def _content_words(param: str, content: Any) -> int:
@@ -167,9 +172,13 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         max_tokens = body.get("max_tokens")
     stream = bool(body.get("stream"))
     options = body.get("stream_options") or {}
+    ignore_eos = bool(body.get("ignore_eos"))
+    if ignore_eos and max_tokens is not None and max_tokens > MAX_IGNORE_EOS_TOKENS:
+        raise _invalid("max_tokens", f"With ignore_eos, max_tokens must be at most {MAX_IGNORE_EOS_TOKENS}, "
+                                     f"got {max_tokens}.")
     return ChatRequest(model=model, stream=stream, max_tokens=max_tokens,
                        include_usage=stream and bool(options.get("include_usage")),
-                       prompt_tokens=prompt_tokens)
+                       prompt_tokens=prompt_tokens, ignore_eos=ignore_eos)
 
 
 def model_of(raw: bytes) -> str:

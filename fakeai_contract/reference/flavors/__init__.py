@@ -1,0 +1,53 @@
+"""``--flavor NAME``: the reference server shaped like another server (health, models, metrics).
+
+Each module describes one server from its own source (tests/data/packs/SOURCES.md cites the
+files): the health route and body, the /v1/models card, how it shapes OpenAI chunks, and its
+Prometheus metrics with their real names, labels and buckets, fed by the reference's event bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..completion import OPENAI_STYLE, ResponseStyle
+
+if TYPE_CHECKING:  # prometheus_client is imported only when a flavor is used
+    from .surface import Surface
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What makes the reference server look like NAME."""
+
+    name: str
+    model: str                                  # the one model it serves
+    owned_by: str
+    health_path: str
+    health_body: Any                            # a JSON document, or None for an empty 200
+    metrics_path: str
+    surface: Callable[..., "Surface"]
+    style: ResponseStyle = OPENAI_STYLE
+    #: A request for another model: "404" (model_not_found), "serve" (answered by the served
+    #: model, which the response names), "400" (LiteLLM's invalid model name).
+    unknown_model: str = "404"
+    model_card: Mapping[str, Any] = field(default_factory=dict)   # extra fields of a model card
+    models_extra: Callable[[str], Mapping[str, Any]] | None = None  # extra fields of /v1/models
+    #: With --api-key: paths starting with one of these need "Authorization: Bearer KEY",
+    #: except those in key_exempt.
+    key_paths: tuple[str, ...] = ("/v1",)
+    key_exempt: tuple[str, ...] = ()
+    unauthorized: Callable[[], tuple[int, Any]] = lambda: (401, {"error": "Unauthorized"})
+    extra_routes: tuple[tuple[str, Any], ...] = ()   # (path, JSON document) served by GET
+
+
+#: The flavors by name (each is the module of that name), in the order --help lists them.
+NAMES = ("vllm", "sglang", "tgi", "llamacpp", "litellm")
+
+
+def get_flavor(name: str) -> Flavor:
+    """The flavor called NAME; KeyError if there is none."""
+    if name not in NAMES:
+        raise KeyError(name)
+    from importlib import import_module
+    return import_module(f"{__name__}.{name}").FLAVOR
