@@ -1,4 +1,5 @@
-"""A test server faster than any client: every stream is hundreds of pre-rendered chunks in one write.
+"""A test server faster than any client: every answer is pre-rendered, a stream is hundreds of
+chunks in one write, a non-streaming request one canned completion.
 
 The reference server spends more CPU producing a chunk than the client spends reading it, so it
 cannot show the client saturating. This one renders one stream body at start-up and writes it
@@ -25,6 +26,15 @@ def _stream_body(chunks: int) -> bytes:
             + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
+def _json_response(body: bytes) -> bytes:
+    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+COMPLETION = _json_response(json.dumps({
+    "id": "chatcmpl-firehose", "object": "chat.completion", "created": 1, "model": "gpt-4",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello."}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}, separators=(",", ":")).encode())
 HEALTH = b'{"status":"healthy","ready":true}'
 HEALTH_RESPONSE = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
                    + str(len(HEALTH)).encode() + b"\r\n\r\n" + HEALTH)
@@ -38,9 +48,13 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, str
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
-            writer.write(HEALTH_RESPONSE if head.startswith(b"GET /health") else stream)
+            body = await reader.readexactly(length) if length else b""
+            if head.startswith(b"GET /health"):
+                writer.write(HEALTH_RESPONSE)
+            elif b'"stream":true' in body.replace(b" ", b""):
+                writer.write(stream)
+            else:
+                writer.write(COMPLETION)     # a non-streaming chat completion
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass

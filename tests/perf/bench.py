@@ -36,6 +36,10 @@ from fakeai_contract.lifecycle import ServerProcess, free_port, reference_comman
 
 HERE = Path(__file__).resolve().parent
 MIX_CONTRACT = HERE / "contracts" / "bench-mix.yaml"
+PACED_CONTRACT = HERE / "contracts" / "bench-paced.yaml"
+CLOSED_CONTRACT = HERE / "contracts" / "bench-closed.yaml"
+FIREHOSE = HERE.parent / "firehose_server.py"
+FIREHOSE_CHUNKS = 400
 BASELINE = HERE / "seed_baseline.py"
 CHAT = "/v1/chat/completions"
 TTFT_S, ITL_S = 0.05, 0.01          # the timing section's server settings
@@ -59,12 +63,16 @@ class Sizes:
     big_mix: int             # requests in the large mix (half streaming)
     small_mix: int           # ... and in the mix it is compared with
     mix_concurrency: int
+    load_seconds: float = 3.0     # each run of the measurement section
+    many_streams: int = 1000      # concurrent streams in the loop-lag run
+    rates: tuple[int, ...] = (500, 2000)
 
 
 FULL = Sizes(repeat=3, cpu_requests=5000, cpu_concurrency=32, wrk_seconds=3, timing_streams=40,
              timing_concurrency=4, big_mix=10_000, small_mix=1_000, mix_concurrency=64)
 QUICK = Sizes(repeat=1, cpu_requests=60, cpu_concurrency=32, wrk_seconds=1, timing_streams=8,
-              timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64)
+              timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64, load_seconds=1.0,
+              many_streams=50, rates=(50,))
 
 
 @dataclass
@@ -148,12 +156,12 @@ class Bench:
         self._stack = stack
         self._servers: dict[tuple[str, ...], str] = {}
 
-    def runner(self, base_url: str, contract: Path | None = None, **sets: int) -> Child:
+    def runner(self, base_url: str, contract: Path | None = None, *extra: str, **sets: Any) -> Child:
         """Run the CLI against BASE_URL with the contract variables SETS; its ledger attached."""
         self._runs += 1
         report = self.workdir / f"ledger-{self._runs}.json"
         argv = [sys.executable, "-m", "fakeai_contract", "run", *([str(contract)] if contract else []),
-                "--base-url", base_url, "-q", "--no-color", "--report", f"json:{report}"]
+                "--base-url", base_url, "-q", "--no-color", "--report", f"json:{report}", *extra]
         for name, value in sets.items():
             argv += ["--set", f"{name}={value}"]
         log = self.workdir / f"runner-{self._runs}.log"
@@ -177,16 +185,19 @@ class Bench:
             self.failures.append(f"wrk: {exc}")
             return None
 
-    def server(self, *args: str) -> str:
-        """The base URL of a healthy reference server started with ARGS, started once per run."""
-        if args not in self._servers:
+    def server(self, *args: str, firehose: bool = False) -> str:
+        """The base URL of a healthy reference server started with ARGS (or of the firehose test
+        server, which answers faster than any client reads), started once per run."""
+        key = ("firehose", *args) if firehose else args
+        if key not in self._servers:
             port = free_port()
-            server = self._stack.enter_context(ServerProcess(
-                reference_command(list(args), port), log_path=self.workdir / f"server-{port}.log"))
+            command = ([sys.executable, str(FIREHOSE), str(port), str(FIREHOSE_CHUNKS)] if firehose
+                       else reference_command(list(args), port))
+            server = self._stack.enter_context(ServerProcess(command, log_path=self.workdir / f"server-{port}.log"))
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, server)
-            self._servers[args] = url
-        return self._servers[args]
+            self._servers[key] = url
+        return self._servers[key]
 
 
 def _wait_healthy(url: str, server: ServerProcess) -> None:
@@ -354,8 +365,60 @@ def bench_memory(b: Bench) -> list[Metric]:
     return [wall, rps, rss_big, rss_small, growth]
 
 
+# -- 5. measurement under load: chunk cost, many streams, open-loop rates, workers -----------
+
+def bench_load(b: Bench) -> list[Metric]:
+    """What the client can be trusted with: its cost per stream chunk, its TTFT error and loop lag
+    at many concurrent streams, achieved against requested open-loop rates, and --workers 2."""
+    secs = b.sizes.load_seconds
+    chunks = Metric("load.chunks_per_cpu_s", "stream chunks parsed per runner CPU-second (firehose, c=64)",
+                    "chunks/s", note=f"the firehose server writes {FIREHOSE_CHUNKS}-chunk streams at once; "
+                                     "runner CPU of a 1-request run subtracted")
+    n = b.sizes.many_streams
+    ttft = Metric("load.many_ttft_p50_error_ms", f"{n} concurrent streams: client TTFT p50 - {TTFT_S * 1000:g} ms",
+                  "ms", signed=True, note="server and runner share the cores: the error includes the server's own delay")
+    lag = Metric("load.many_loop_lag_p99_ms", f"{n} concurrent streams: runner loop lag p99", "ms")
+    saturated = Metric("load.many_saturated", f"{n} concurrent streams: client/saturation warned (1 = yes)", "")
+    rates = {}
+    for r in b.sizes.rates:
+        rates[r] = Metric(f"load.rate_{r}_ratio", f"open loop at {r} req/s: achieved / requested", "x",
+                          target="0.95..1.05", meets=lambda v: 0.95 <= v <= 1.05)
+    one = Metric("load.workers1_rps", "closed loop c=64, 1 worker, firehose: requests/s", "req/s")
+    two = Metric("load.workers2_rps", "closed loop c=64, --workers 2, firehose: requests/s", "req/s")
+    scale = Metric("load.workers_ratio", "--workers 2 / 1 worker request rate", "x", target=">= 1.6",
+                   meets=lambda v: v >= 1.6, note="the firehose server shares the cores with the workers; "
+                   "nothing is pinned, so on 2 cores the server's own CPU caps the ratio")
+    fire = b.server(firehose=True)
+    timed = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
+    plain = b.server("--latency", "0")
+    for _ in range(b.sizes.repeat):
+        tiny = b.runner(fire, CLOSED_CONTRACT, concurrency=1, duration=0.01, streaming="true")
+        st = b.runner(fire, CLOSED_CONTRACT, concurrency=64, duration=secs, streaming="true")
+        parsed = _client(st, "streams", "chunks") or 0
+        if st.cpu_s > tiny.cpu_s:
+            chunks.runs.append(parsed / (st.cpu_s - tiny.cpu_s))
+        many = b.runner(timed, CLOSED_CONTRACT, concurrency=n, duration=secs, streaming="true", max_tokens=20)
+        if _client(many, "ttft_s", "p50") is not None:
+            ttft.runs.append((_client(many, "ttft_s", "p50") - TTFT_S) * 1000)
+            lag.runs.append((_client(many, "runner", "loop_lag_s", "p99") or 0) * 1000)
+            saturated.runs.append(1.0 if _client(many, "runner", "saturated") else 0.0)
+        for r, metric in rates.items():
+            paced = b.runner(plain, PACED_CONTRACT, rate=r, duration=secs)
+            achieved = _client(paced, "load", "requests_per_second")
+            if achieved:
+                metric.runs.append(achieved / r)
+        w1 = b.runner(fire, CLOSED_CONTRACT, concurrency=64, duration=secs)
+        w2 = b.runner(fire, CLOSED_CONTRACT, "--workers", "2", concurrency=64, duration=secs)
+        r1, r2 = _client(w1, "load", "requests_per_second"), _client(w2, "load", "requests_per_second")
+        if r1 and r2:
+            one.runs.append(r1)
+            two.runs.append(r2)
+            scale.runs.append(r2 / r1)
+    return [chunks, ttft, lag, saturated, *rates.values(), one, two, scale]
+
+
 SECTIONS: dict[str, Callable[[Bench], list[Metric]]] = {
-    "seed": bench_seed, "cpu": bench_cpu, "timing": bench_timing, "memory": bench_memory}
+    "seed": bench_seed, "cpu": bench_cpu, "timing": bench_timing, "memory": bench_memory, "load": bench_load}
 
 
 # -- report -----------------------------------------------------------------------------------
