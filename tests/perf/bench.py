@@ -378,7 +378,8 @@ def bench_load(b: Bench) -> list[Metric]:
     ttft = Metric("load.many_ttft_p50_error_ms", f"{n} concurrent streams: client TTFT p50 - {TTFT_S * 1000:g} ms",
                   "ms", signed=True, note="server and runner share the cores: the error includes the server's own delay")
     lag = Metric("load.many_loop_lag_p99_ms", f"{n} concurrent streams: runner loop lag p99", "ms")
-    saturated = Metric("load.many_saturated", f"{n} concurrent streams: client/saturation warned (1 = yes)", "")
+    saturated = Metric("load.many_saturated", f"{n} concurrent streams: client/saturation warned (1 = yes)", "",
+                       signed=True, note="a 0/1 flag per repeat")
     rates = {}
     for r in b.sizes.rates:
         rates[r] = Metric(f"load.rate_{r}_ratio", f"open loop at {r} req/s: achieved / requested", "x",

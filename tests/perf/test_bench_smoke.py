@@ -21,13 +21,16 @@ KEYS = ["seed.runner_wall_s", "seed.baseline_wall_s", "seed.ratio", "seed.runner
         "seed.concurrent_ratio",
         "cpu.startup_s", "cpu.non_streaming_ms", "cpu.streaming_ms", "rate.runner_rps", "rate.wrk_rps",
         "rate.ratio", "timing.ttft_p50_error_ms", "timing.itl_p50_error_ms", "mix.big_wall_s", "mix.big_rps",
-        "mix.big_rss_mb", "mix.small_rss_mb", "mix.rss_ratio"]
+        "mix.big_rss_mb", "mix.small_rss_mb", "mix.rss_ratio",
+        "load.chunks_per_cpu_s", "load.many_ttft_p50_error_ms", "load.many_loop_lag_p99_ms", "load.many_saturated",
+        "load.rate_50_ratio", "load.workers1_rps", "load.workers2_rps", "load.workers_ratio"]
 WRK_KEYS = {"rate.wrk_rps", "rate.ratio"}
 #: Ratios and the two figures each is computed from, repeat by repeat.
 RATIOS = {"seed.ratio": ("seed.runner_wall_s", "seed.baseline_wall_s"),
           "seed.ratio_floor": ("seed.runner_load_s", "seed.baseline_wall_s"),
           "rate.ratio": ("rate.runner_rps", "rate.wrk_rps"),
-          "mix.rss_ratio": ("mix.big_rss_mb", "mix.small_rss_mb")}
+          "mix.rss_ratio": ("mix.big_rss_mb", "mix.small_rss_mb"),
+          "load.workers_ratio": ("load.workers2_rps", "load.workers1_rps")}
 
 
 def _bench(tmp_path: Path, *args: str) -> tuple[dict, str]:
@@ -82,7 +85,8 @@ def test_targets_are_judged_only_where_one_is_set(quick):
     report, _ = quick
     judged = {k for k, m in _metrics(report).items() if m["target"]}
     assert judged == {"seed.ratio", "cpu.non_streaming_ms", "rate.ratio", "timing.ttft_p50_error_ms",
-                      "timing.itl_p50_error_ms", "mix.big_rss_mb", "mix.rss_ratio"}
+                      "timing.itl_p50_error_ms", "mix.big_rss_mb", "mix.rss_ratio", "load.rate_50_ratio",
+                      "load.workers_ratio"}
     for key, m in _metrics(report).items():
         if m["skipped"]:
             assert m["met"] is None
