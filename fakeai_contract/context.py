@@ -1,13 +1,11 @@
-"""What the phases of one run share: the contract, the transport, the ledger, the options."""
+"""What the phases of one run share: the contract, the options and the schemas (read-only)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from fakeai_contract.ledger import Ledger
 from fakeai_contract.model import Contract
-from fakeai_contract.transport import Transport
 
 
 class ServerHandle(Protocol):
@@ -30,18 +28,13 @@ class RunOptions:
     workers: int = 1                        # processes that send the traffic (--workers)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
-    """One run's shared state; phases read it and append to its ledger."""
+    """One run's read-only inputs; phases read it and return what they found, the runner records it."""
 
     contract: Contract
     options: RunOptions
-    ledger: Ledger
-    transport: Transport
     schemas: Any                            # checks.schema.SchemaStore: .errors(name, document)
-    health: Any = None
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
 
     def notify(self, event: str, **data: Any) -> None:
         if self.options.observer is not None:

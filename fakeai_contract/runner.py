@@ -1,22 +1,27 @@
-"""Runs a contract's phases in order and fills the ledger: health → before → load → settle → after
-→ endpoints and schemas → checks → logs."""
+"""Runs a contract's phases in order and is the only writer of the ledger: health → before → load →
+settle → after → endpoints and schemas → checks → logs.
+
+Phases return what they found (entries, documents, statistics); the runner appends each phase's
+entries as soon as the phase returns them, and the load's request entries as each request finishes,
+so an interrupt keeps everything recorded so far.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Iterable, Mapping
 
-from fakeai_contract import expr
+from fakeai_contract import document, expr
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.context import RunContext, RunOptions
-from fakeai_contract.ledger import Ledger, SkipReason, Status
+from fakeai_contract.ledger import Entry, Ledger, SkipReason, Status
 from fakeai_contract.model import Contract
 from fakeai_contract.phases import endpoints as endpoint_phase
 from fakeai_contract.phases.checks import run_checks
 from fakeai_contract.phases.health import wait_healthy
-from fakeai_contract.phases.traffic import run_traffic
 from fakeai_contract.phases.logs import check_logs
-from fakeai_contract.transport import Transport
+from fakeai_contract.phases.traffic import run_traffic
+from fakeai_contract.transport import HttpClient, Transport
 
 
 def server_vs_client(contract: Contract) -> list[dict[str, str]]:
@@ -41,79 +46,104 @@ def server_vs_client(contract: Contract) -> list[dict[str, str]]:
 
 
 def new_ledger(contract: Contract) -> Ledger:
+    """An empty ledger for CONTRACT's run."""
     return Ledger(contract=contract.name, target=contract.target.base_url)
 
 
-def _skip_after_unhealthy(ctx: RunContext) -> None:
+def _skipped_after_unhealthy(ctx: RunContext) -> Iterable[Entry]:
     reason = SkipReason.SERVER_NEVER_HEALTHY.value
-    record = ctx.ledger.record
     for mix in ctx.contract.load.mix:
-        record(f"load/{mix.name}", "load", f"{mix.name} x{mix.count}", Status.SKIP, message=reason,
-               tags=("request",), location=ctx.location(mix))
+        yield Entry(f"load/{mix.name}", "load", f"{mix.name} x{mix.count}", Status.SKIP, message=reason,
+                    tags=("request",), location=ctx.location(mix))
     for name, endpoint in ctx.contract.endpoints.items():
-        record(f"endpoint/{name}", "endpoint", endpoint.path, Status.SKIP, message=reason,
-               tags=("endpoint", name), location=ctx.location(endpoint))
+        yield Entry(f"endpoint/{name}", "endpoint", endpoint.path, Status.SKIP, message=reason,
+                    tags=("endpoint", name), location=ctx.location(endpoint))
     for check in ctx.contract.checks:
-        record(check.id, "check", check.name, Status.SKIP, message=reason, tags=check.tags,
-               location=ctx.location(check))
+        yield Entry(check.id, "check", check.name, Status.SKIP, message=reason, tags=check.tags,
+                    location=ctx.location(check))
 
 
-def _server_exit(ctx: RunContext) -> None:
+def _server_exit(ctx: RunContext) -> Entry | None:
+    """A failed entry when the server this run started has exited."""
     server = ctx.options.server
     if server is None:
-        return
+        return None
     code = server.poll()
-    if code is not None:
-        from fakeai_contract.lifecycle import describe_exit
+    if code is None:
+        return None
+    from fakeai_contract.lifecycle import describe_exit
 
-        tail = server.tail(10)
-        ctx.ledger.record("server/exit", "health", "Server stayed up during the run", Status.FAIL,
-                          observed={"exit_code": code, "log_tail": tail}, expected="running",
-                          message=f"the server {describe_exit(code)} during the run; last log lines: "
-                                  + (" | ".join(tail[-5:]) or "(no output)"))
+    tail = server.tail(10)
+    return Entry("server/exit", "health", "Server stayed up during the run", Status.FAIL,
+                 observed={"exit_code": code, "log_tail": tail}, expected="running",
+                 message=f"the server {describe_exit(code)} during the run; last log lines: "
+                         + (" | ".join(tail[-5:]) or "(no output)"))
+
+
+def _record(ledger: Ledger, entries: Iterable[Entry | None]) -> None:
+    for entry in entries:
+        if entry is not None:
+            ledger.add(entry)
+
+
+def new_context(contract: Contract, options: RunOptions) -> RunContext:
+    """The read-only inputs every phase of CONTRACT's run shares."""
+    return RunContext(contract=contract, options=options,
+                      schemas=contract.schema_store or SchemaStore(contract.schema_dirs))
+
+
+async def run_phases(ctx: RunContext, transport: HttpClient, ledger: Ledger) -> Ledger:
+    """Run every phase over TRANSPORT, appending to LEDGER as each phase (or request) finishes."""
+    contract = ctx.contract
+    health = await wait_healthy(ctx, transport)
+    ledger.add(health.entry)
+    ledger.healthy = health.healthy
+    if not health.healthy:
+        _record(ledger, _skipped_after_unhealthy(ctx))
+        ledger.add(check_logs(ctx))
+        return ledger
+    before: Mapping[str, Any] = {}
+    if contract.endpoints:
+        ctx.notify("phase", name="snapshot")
+        before = endpoint_phase.documents(await endpoint_phase.snapshot(ctx, transport))
+    traffic = await run_traffic(ctx, transport, sink=ledger.add)
+    ledger.meta["load"] = traffic.load
+    _record(ledger, traffic.entries)
+    client = ledger.client = traffic.client
+    ledger.timeline = traffic.timeline
+    pairs = server_vs_client(contract)
+    if pairs:
+        ledger.meta["server_vs_client"] = pairs
+
+    def document_for(after: Mapping[str, Any]) -> dict[str, Any]:
+        return document.build(after=after, before=before, health=health.document, client=client,
+                              variables=contract.vars)
+
+    ctx.notify("phase", name="settle")
+    settled = (await endpoint_phase.settle(ctx, transport, document_for) if contract.endpoints
+               else endpoint_phase.SettleResult({}))
+    _record(ledger, (settled.entry,))
+    _record(ledger, endpoint_phase.endpoint_entries(ctx, settled.fetched))
+    after = endpoint_phase.documents(settled.fetched)
+
+    async def rebuild(names: list[str]) -> dict[str, Any]:
+        fresh = await endpoint_phase.snapshot(ctx, transport, names) if names else {}
+        after.update(endpoint_phase.documents(fresh))
+        return document_for(after)
+
+    ctx.notify("phase", name="checks")
+    _record(ledger, await run_checks(ctx, document_for(after), rebuild))
+    _record(ledger, (_server_exit(ctx),))     # last, so a server that died during any phase has been reaped
+    ledger.add(check_logs(ctx))
+    return ledger
 
 
 async def run(contract: Contract, options: RunOptions, ledger: Ledger) -> Ledger:
-    """Run CONTRACT, appending to LEDGER as each phase finishes (so an interrupt keeps the rest)."""
+    """Run CONTRACT against its target, appending to LEDGER as each phase finishes."""
     load = contract.load
     concurrency = max(load.max_in_flight if load.is_open_loop else load.concurrency, len(contract.endpoints), 1)
     async with Transport(contract.target, concurrency=concurrency) as transport:
-        ctx = RunContext(contract=contract, options=options, ledger=ledger, transport=transport,
-                         schemas=contract.schema_store or SchemaStore(contract.schema_dirs))
-        if not await wait_healthy(ctx):
-            _skip_after_unhealthy(ctx)
-            check_logs(ctx)
-            return ledger
-        if contract.endpoints:
-            ctx.notify("phase", name="snapshot")
-            ctx.before = endpoint_phase.documents(await endpoint_phase.snapshot(ctx))
-        stats = await run_traffic(ctx)
-        client = stats.to_dict()
-        if "runner" in ledger.meta:
-            client["runner"] = ledger.meta.pop("runner")
-        if "load" in ledger.meta:
-            client["load"] = ledger.meta["load"]      # the achieved pacing, checkable by contracts
-        ledger.client = client
-        ledger.timeline = stats.timeline_dict()
-        pairs = server_vs_client(contract)
-        if pairs:
-            ledger.meta["server_vs_client"] = pairs
-        ctx.notify("phase", name="settle")
-        fetched = await endpoint_phase.settle(ctx, client) if contract.endpoints else {}
-        endpoint_phase.record_endpoints(ctx, fetched)
-        after = endpoint_phase.documents(fetched)
-        doc = endpoint_phase.evaluation_document(ctx, after, client)
-
-        async def rebuild(names: list[str]) -> dict[str, Any]:
-            fresh = await endpoint_phase.snapshot(ctx, names) if names else {}
-            after.update(endpoint_phase.documents(fresh))
-            return endpoint_phase.evaluation_document(ctx, after, client)
-
-        ctx.notify("phase", name="checks")
-        await run_checks(ctx, doc, rebuild)
-        _server_exit(ctx)       # last, so a server that died during any phase has been reaped
-        check_logs(ctx)
-    return ledger
+        return await run_phases(new_context(contract, options), transport, ledger)
 
 
 def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:

@@ -12,7 +12,7 @@ import json
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import aiohttp
 
@@ -72,6 +72,19 @@ def _ssl(target: Target) -> ssl.SSLContext | bool:
     if not target.tls_verify:
         return False
     return ssl.create_default_context(cafile=target.ca_file) if target.ca_file else True
+
+
+ChunkCheck = Callable[[dict], "str | None"]
+
+
+class HttpClient(Protocol):
+    """What the phases need from a transport: fetch a document, consume a stream."""
+
+    async def fetch(self, path: str, *, method: str = "GET", body: Any = None, fmt: str = "json",
+                    timeout: float | None = None) -> Fetched: ...
+
+    async def stream(self, path: str, body: Any, *, on_chunk: ChunkCheck | None = None,
+                     timeout: float | None = None) -> StreamResult: ...
 
 
 def _content_of(delta: dict) -> bool:

@@ -200,3 +200,26 @@ def test_interrupt_at_many_points_of_the_load_is_always_clean(tmp_path, signum):
         assert proc.returncode == 130, (i, err[-3000:])
         assert "Traceback" not in err, (i, err[-3000:])
         assert json.loads(report.read_text())["interrupted"] is True
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_requests_that_finished_before_the_interrupt_are_in_its_ledger(tmp_path, signum):
+    """The runner records each request as it finishes, not when the load phase returns."""
+    report = tmp_path / "ledger.json"
+    log = tmp_path / "server.log"
+    cmd = [sys.executable, "-m", "fakeai_contract", "run", str(MANY), "--serve-reference",
+           "--reference-arg=--latency=0.3", "--reference-arg=--access-log",
+           "--report", f"json:{report}", "--no-color"]
+    with _started(cmd, env={**os.environ, "NO_COLOR": "1"}) as proc:
+        _poll(lambda: _requests_logged(log) >= 5, 45, "the server to answer five requests", proc)
+        answered = _requests_logged(log)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    ledger = _interrupted_ledger(proc, out, err, report)
+    done = [e for e in ledger["entries"] if e["phase"] == "load"]
+    # concurrency 1: every answered request but the one still in flight has finished in the client
+    assert len(done) >= answered - 1, (answered, [e["id"] for e in done])
+    assert [e["id"] for e in done] == [f"load/non-streaming/{n}" for n in range(1, len(done) + 1)]
+    assert all(e["status"] == "pass" and e["observed"]["http_status"] == 200 for e in done), done
+    assert not any(e["id"].startswith(("schema/responses/", "check/responses/")) for e in ledger["entries"])

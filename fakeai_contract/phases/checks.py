@@ -9,7 +9,7 @@ from typing import Any, Callable
 from fakeai_contract import expr
 from fakeai_contract.checks.rules import Outcome, evaluate, expressions
 from fakeai_contract.context import RunContext
-from fakeai_contract.ledger import SkipReason, Status
+from fakeai_contract.ledger import Entry, SkipReason, Status
 from fakeai_contract.model import Check
 
 
@@ -33,8 +33,8 @@ def _endpoints_read(check: Check, known: set[str]) -> list[str]:
 
 
 async def run_checks(ctx: RunContext, doc: dict[str, Any],
-                     rebuild: Callable[[list[str]], Any]) -> None:
-    """Evaluate every check against DOC and record one entry each, in the contract's order.
+                     rebuild: Callable[[list[str]], Any]) -> tuple[Entry, ...]:
+    """Evaluate every check against DOC: one entry each, in the contract's order.
 
     REBUILD(names) re-fetches those endpoints and returns a fresh document. Checks with
     `eventually` that do not hold at once are re-checked concurrently, so a run with several
@@ -50,14 +50,8 @@ async def run_checks(ctx: RunContext, doc: dict[str, Any],
             pending.append(_skipped(reason))
         else:
             pending.append(_settled(check, evaluate(check, doc), t0, known, rebuild))
-    for check, result in zip(ctx.contract.checks, await asyncio.gather(*pending)):
-        outcome, elapsed, polls = result
-        loc = ctx.location(check)
-        if outcome is None:
-            ctx.ledger.record(check.id, "check", check.name, Status.SKIP, expected=check.expected,
-                              message=polls, tags=check.tags, location=loc)
-        else:
-            _record(ctx, check, outcome, elapsed, polls, loc)
+    results = await asyncio.gather(*pending)
+    return tuple(_entry(ctx, check, *result) for check, result in zip(ctx.contract.checks, results))
 
 
 async def _skipped(reason: str) -> tuple[None, float, str]:
@@ -78,11 +72,16 @@ async def _settled(check: Check, outcome: Outcome, t0: float, known: set[str],
     return outcome, time.monotonic() - t0 if check.eventually else 0.0, polls
 
 
-def _record(ctx: RunContext, check: Check, outcome: Outcome, elapsed: float, polls: int, loc) -> None:
+def _entry(ctx: RunContext, check: Check, outcome: Outcome | None, elapsed: float,
+           polls: int | str) -> Entry:
+    loc = ctx.location(check)
+    if outcome is None:     # skipped: POLLS holds the reason
+        return Entry(check.id, "check", check.name, Status.SKIP, expected=check.expected,
+                     message=polls, tags=check.tags, location=loc)
     message = outcome.message
     if check.eventually:
         verb = "held" if outcome.status is Status.PASS else "still failing"
         message += f" ({verb} after {elapsed:.2f}s, {polls} evaluations)"
-    ctx.ledger.record(check.id, "check", check.name, outcome.status, observed=outcome.observed,
-                      expected=outcome.expected, message=message, duration_s=elapsed,
-                      tags=check.tags, location=loc)
+    return Entry(check.id, "check", check.name, outcome.status, observed=outcome.observed,
+                 expected=outcome.expected, message=message, duration_s=elapsed,
+                 tags=check.tags, location=loc)

@@ -4,33 +4,58 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from fakeai_contract.context import RunContext
 from fakeai_contract.healing import hint, is_final
-from fakeai_contract.ledger import Status
+from fakeai_contract.ledger import Entry, Status
+from fakeai_contract.transport import Fetched, HttpClient
+
+NAME = "Server Health Check"
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """The health entry, whether the server became healthy, and the document it answered."""
+
+    entry: Entry
+    healthy: bool
+    document: Any = None
+
+
+@dataclass(frozen=True)
+class _Polled:
+    last: Fetched
+    attempts: int
+    elapsed_s: float
+    exited: int | None      # the exit code of a started server that died while we waited
 
 
 def _ready(document) -> bool:
     return not (isinstance(document, dict) and document.get("ready") is False)
 
 
-async def wait_healthy(ctx: RunContext) -> bool:
-    """Poll until healthy; record one ledger entry; return whether the server is healthy."""
+def _is_ready(fetched: Fetched) -> bool:
+    return fetched.ok and _ready(fetched.document)
+
+
+async def _poll(ctx: RunContext, transport: HttpClient) -> _Polled:
+    """Fetch the health path every interval until it is ready, the server exits, or time runs out."""
     health = ctx.contract.health
     server = ctx.options.server
     t0 = time.monotonic()
     deadline = t0 + health.timeout
     attempts = 0
-    last = None
     exited: int | None = None
-    ctx.notify("phase", name="health", timeout=health.timeout)
     while True:
         attempts += 1
         remaining = deadline - time.monotonic()
-        last = await ctx.transport.fetch(health.path, timeout=max(0.05, min(remaining, ctx.contract.target.request_timeout)))
+        timeout = max(0.05, min(remaining, ctx.contract.target.request_timeout))
+        last = await transport.fetch(health.path, timeout=timeout)
         ctx.notify("health", url=last.url, attempts=attempts, elapsed_s=time.monotonic() - t0,
                    timeout=health.timeout, last=last.error)
-        if last.ok and _ready(last.document):
+        if _is_ready(last):
             break
         if is_final(last.http_status):      # waiting cannot turn a 404 or a 401 into a 200
             break
@@ -39,39 +64,59 @@ async def wait_healthy(ctx: RunContext) -> bool:
         if time.monotonic() + health.interval > deadline:
             break
         await asyncio.sleep(health.interval)
-    elapsed = time.monotonic() - t0
-    observed = {"http_status": last.http_status, "attempts": attempts, "elapsed_s": round(elapsed, 3),
-                "document": last.document}
-    expected = {"path": health.path, "timeout_s": health.timeout}
-    loc = ctx.location(health)
-    if last.ok and _ready(last.document):
-        ctx.health = last.document
-        problem = None
-        if health.schema:
-            errors = ctx.schemas.errors(health.schema, last.document)
-            if errors:
-                problem = f"health document does not match {health.schema}: {errors[0]['path']}: {errors[0]['message']}"
-        status = Status.FAIL if problem else Status.PASS
-        message = problem or f"server ready after {elapsed:.2f}s ({attempts} attempts)"
-        ctx.ledger.record("health", "health", "Server Health Check", status, observed=observed,
-                          expected=expected, message=message, duration_s=elapsed, location=loc)
-        ctx.ledger.healthy = True
-        return True
-    if exited is not None:
-        tail = server.tail(10)
-        observed["exit_code"] = exited
-        observed["log_tail"] = tail
+    return _Polled(last, attempts, time.monotonic() - t0, exited)
+
+
+def _unhealthy(ctx: RunContext, polled: _Polled) -> tuple[str, dict[str, Any]]:
+    """Why the server is not healthy, and what to add to the observed value as evidence."""
+    health = ctx.contract.health
+    if polled.exited is not None:
         from fakeai_contract.lifecycle import describe_exit
-        message = (f"the server {describe_exit(exited)} before it became healthy; last log lines: "
-                   + (" | ".join(tail[-5:]) or "(no output)"))
-    elif is_final(last.http_status):
-        message = (f"{last.url} answered {last.error}; waiting does not change that answer, so the wait "
-                   f"stopped after {attempts} attempt{'s' if attempts != 1 else ''}; {hint(last.http_status, last.url)}")
-    elif last.ok:
-        message = f"the server answered but never reported ready within {health.timeout:g}s ({attempts} attempts)"
-    else:
-        message = f"not healthy within {health.timeout:g}s ({attempts} attempts); last: {last.error}"
-    ctx.ledger.record("health", "health", "Server Health Check", Status.FAIL, observed=observed,
-                      expected=expected, message=message, duration_s=elapsed, location=loc)
-    ctx.ledger.healthy = False
-    return False
+
+        tail = ctx.options.server.tail(10)
+        return (f"the server {describe_exit(polled.exited)} before it became healthy; last log lines: "
+                + (" | ".join(tail[-5:]) or "(no output)")), {"exit_code": polled.exited, "log_tail": tail}
+    last, attempts = polled.last, polled.attempts
+    if is_final(last.http_status):
+        return (f"{last.url} answered {last.error}; waiting does not change that answer, so the wait "
+                f"stopped after {attempts} attempt{'s' if attempts != 1 else ''}; "
+                f"{hint(last.http_status, last.url)}"), {}
+    if polled.last.ok:
+        return (f"the server answered but never reported ready within {health.timeout:g}s "
+                f"({polled.attempts} attempts)"), {}
+    return (f"not healthy within {health.timeout:g}s ({polled.attempts} attempts); "
+            f"last: {polled.last.error}"), {}
+
+
+def _schema_problem(ctx: RunContext, document: Any) -> str | None:
+    schema = ctx.contract.health.schema
+    if not schema:
+        return None
+    errors = ctx.schemas.errors(schema, document)
+    if not errors:
+        return None
+    return f"health document does not match {schema}: {errors[0]['path']}: {errors[0]['message']}"
+
+
+def judge(ctx: RunContext, polled: _Polled) -> HealthResult:
+    """The health entry for what the poll saw."""
+    health, last = ctx.contract.health, polled.last
+    observed = {"http_status": last.http_status, "attempts": polled.attempts,
+                "elapsed_s": round(polled.elapsed_s, 3), "document": last.document}
+    fields = dict(expected={"path": health.path, "timeout_s": health.timeout},
+                  duration_s=polled.elapsed_s, location=ctx.location(health))
+    if _is_ready(last):
+        problem = _schema_problem(ctx, last.document)
+        message = problem or f"server ready after {polled.elapsed_s:.2f}s ({polled.attempts} attempts)"
+        entry = Entry("health", "health", NAME, Status.FAIL if problem else Status.PASS,
+                      observed=observed, message=message, **fields)
+        return HealthResult(entry, healthy=True, document=last.document)
+    message, evidence = _unhealthy(ctx, polled)
+    return HealthResult(Entry("health", "health", NAME, Status.FAIL, observed={**observed, **evidence},
+                              message=message, **fields), healthy=False)
+
+
+async def wait_healthy(ctx: RunContext, transport: HttpClient) -> HealthResult:
+    """Poll until healthy or the timeout; the one health entry and the health document."""
+    ctx.notify("phase", name="health", timeout=ctx.contract.health.timeout)
+    return judge(ctx, await _poll(ctx, transport))

@@ -6,32 +6,29 @@ import time
 
 from fakeai_contract.checks.log_patterns import scan
 from fakeai_contract.context import RunContext
-from fakeai_contract.ledger import SkipReason, Status
+from fakeai_contract.ledger import Entry, SkipReason, Status
 
 NAME = "Exception Monitoring"
 
 
-def check_logs(ctx: RunContext) -> None:
-    """Record one entry: pass, fail with the first findings as evidence, or skip without a source."""
+def check_logs(ctx: RunContext) -> Entry:
+    """One entry: pass, fail with the first findings as evidence, or skip without a source."""
     rules = ctx.contract.logs
     source = ctx.options.log_source
     loc = ctx.location(rules)
     expected = {"fail_on": list(rules.fail_on), "ignore": list(rules.ignore)}
     if not rules.fail_on:
-        ctx.ledger.record("logs", "logs", NAME, Status.SKIP, expected=expected, location=loc,
-                          message="the contract sets no logs.fail_on patterns", tags=("logs",))
-        return
+        return Entry("logs", "logs", NAME, Status.SKIP, expected=expected, location=loc,
+                     message="the contract sets no logs.fail_on patterns", tags=("logs",))
     if source is None:
-        ctx.ledger.record("logs", "logs", NAME, Status.SKIP, expected=expected, location=loc,
-                          message=SkipReason.NO_LOG_SOURCE.value, tags=("logs",))
-        return
+        return Entry("logs", "logs", NAME, Status.SKIP, expected=expected, location=loc,
+                     message=SkipReason.NO_LOG_SOURCE.value, tags=("logs",))
     t0 = time.monotonic()
     try:
         result = scan(source.iter_lines(), rules.fail_on, rules.ignore, rules.max_findings)
     except OSError as exc:
-        ctx.ledger.record("logs", "logs", NAME, Status.ERROR, expected=expected, location=loc,
-                          message=f"cannot read {source.description}: {exc}", tags=("logs",))
-        return
+        return Entry("logs", "logs", NAME, Status.ERROR, expected=expected, location=loc,
+                     message=f"cannot read {source.description}: {exc}", tags=("logs",))
     findings = [{"line": f.line, "text": f.text, "pattern": f.pattern, "excerpt": list(f.excerpt)}
                 for f in result.findings]
     observed = {"source": source.description, "lines_scanned": result.lines_scanned,
@@ -47,5 +44,5 @@ def check_logs(ctx: RunContext) -> None:
     else:
         message = f"{result.lines_scanned} lines scanned, nothing matched"
         status = Status.PASS
-    ctx.ledger.record("logs", "logs", NAME, status, observed=observed, expected=expected,
-                      message=message, duration_s=time.monotonic() - t0, tags=("logs",), location=loc)
+    return Entry("logs", "logs", NAME, status, observed=observed, expected=expected,
+                 message=message, duration_s=time.monotonic() - t0, tags=("logs",), location=loc)

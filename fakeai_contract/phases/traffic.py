@@ -1,20 +1,25 @@
-"""Traffic phase: send the request mix with bounded concurrency; record what the client observed."""
+"""Traffic phase: send the request mix with bounded concurrency; judge what the client observed.
+
+Each finished request's entry goes to the runner's sink at once (so an interrupted run keeps the
+requests that finished); the aggregated entries and the client's statistics are returned at the end.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from fakeai_contract.client_stats import ClientStats
 from fakeai_contract.context import RunContext
-from fakeai_contract.ledger import Status
+from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import MixEntry
 from fakeai_contract.monitor import SKEWED, Monitor
 from fakeai_contract.phases.drive import drive
 from fakeai_contract.phases.workers import dealt, run_workers, share
 from fakeai_contract.plan import PlannedRequest, iter_requests, models_for, total_requests
+from fakeai_contract.transport import HttpClient
 
 _FIRST = 5   # how many individual problems an aggregated entry keeps
 
@@ -73,9 +78,23 @@ def _usage_problem(usage: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class TrafficResult:
+    """What the load phase observed: the ledger's client section (with `runner` and `load`), the
+    achieved pacing (meta.load), the timeline section, and the aggregated entries."""
+
+    client: dict[str, Any]
+    load: dict[str, Any]
+    timeline: dict[str, Any]
+    entries: tuple[Entry, ...]
+
+
 class _Load:
-    def __init__(self, ctx: RunContext, itemize: bool | None = None):
+    def __init__(self, ctx: RunContext, transport: HttpClient | None, sink: Callable[[Entry], None],
+                 itemize: bool | None = None):
         self.ctx = ctx
+        self.transport = transport
+        self.sink = sink
         self.contract = ctx.contract
         self.stats = ClientStats()
         self.total = total_requests(self.contract)
@@ -88,19 +107,20 @@ class _Load:
         self.failed = 0
         self.t0 = time.monotonic()
 
-    async def run(self) -> ClientStats:
+    async def run(self) -> TrafficResult:
         load = self.contract.load
         self.ctx.notify("phase", name="load", total=self.total, duration_s=load.duration, rate=load.rate)
         self.t0 = time.monotonic()
         workers = self.ctx.options.workers
         if workers > 1:
-            self.ctx.ledger.meta["load"] = await self._from_workers(workers)
+            paced = await self._from_workers(workers)
         else:
-            self.ctx.ledger.meta["load"] = await drive(load, iter_requests(self.contract), self._one,
-                                                       self.monitor, self.total)
-        self._record_aggregates()
-        self._record_saturation()
-        return self.stats
+            paced = await drive(load, iter_requests(self.contract), self._one, self.monitor, self.total)
+        runner = self.monitor.summary()
+        # the achieved pacing and the client's own health are checkable by contracts
+        client = {**self.stats.to_dict(), "runner": runner, "load": paced}
+        entries = (*self._aggregates(), *self._saturation(runner))
+        return TrafficResult(client, paced, self.stats.timeline_dict(), entries)
 
     async def _from_workers(self, n: int) -> dict[str, Any]:
         """Send the traffic from N processes and merge what they observed, exactly."""
@@ -116,7 +136,7 @@ class _Load:
                 self.monitor.merge(r["monitor"])
             entries += r["entries"]
         for entry in sorted(entries, key=lambda e: e.observed["index"]):
-            self.ctx.ledger.add(entry)
+            self.sink(entry)
         self.done = self.stats.total
         metas = [r["meta"] for r in results]
         wall = max(m["wall_s"] for m in metas)
@@ -127,11 +147,9 @@ class _Load:
                 meta[key] = self.contract.load.rate if key == "requested_rate" else sum(m[key] for m in metas)
         return meta
 
-    def _record_saturation(self) -> None:
-        runner = self.monitor.summary()
-        self.ctx.ledger.meta["runner"] = runner
+    def _saturation(self, runner: dict[str, Any]):
         if runner["saturated"]:
-            self.ctx.ledger.record(
+            yield Entry(
                 "client/saturation", "load", "The client kept up with the load", Status.WARN,
                 observed=runner, expected={"loop_lag_s": f"<= limit in most samples", "cpu": "below one core"},
                 message="the client itself was the bottleneck: " + "; ".join(runner["saturated"])
@@ -146,7 +164,7 @@ class _Load:
         sample = {"seq": req.seq, "start_s": start_s}
         if req.is_streaming:
             on_chunk = self._chunk_validator(mix)
-            res = await ctx.transport.stream(path, body, on_chunk=on_chunk)
+            res = await self.transport.stream(path, body, on_chunk=on_chunk)
             ok, message, latency = res.ok, res.error, res.elapsed_s
             observed = {"chunks": res.chunks, "done": res.done, "finish_reason": res.finish_reason,
                         "ttft_s": None if res.ttft_s is None else round(res.ttft_s, 6)}
@@ -162,7 +180,7 @@ class _Load:
                            http_status=res.http_status, send_delay_s=send_delay, **sample)
             status = res.http_status
         else:
-            res = await ctx.transport.fetch(path, method="POST", body=body)
+            res = await self.transport.fetch(path, method="POST", body=body)
             doc = res.document
             ok, message, latency = res.ok and isinstance(doc, dict), res.error, res.elapsed_s
             if res.ok and not isinstance(doc, dict):
@@ -204,12 +222,12 @@ class _Load:
             if send_delay is not None:
                 observed["send_delay_s"] = round(send_delay, 6)
                 observed["intended_latency_s"] = round(send_delay + latency, 6)
-            ctx.ledger.record(
+            self.sink(Entry(
                 f"load/{mix.name}/{req.n}", "load", f"{req.model} {kind} #{req.n}",
                 Status.PASS if ok else Status.FAIL, observed=observed,
                 expected={"http_status": "2xx", "stream_complete": req.is_streaming or None},
                 message=message or "", duration_s=latency, tags=("request", kind),
-                location=ctx.location(mix))
+                location=ctx.location(mix)))
 
     def _chunk_validator(self, mix: MixEntry):
         if not mix.chunk_schema:
@@ -221,7 +239,8 @@ class _Load:
             return f"{errors[0]['path']}: {errors[0]['message']}" if errors else None
         return check
 
-    def _record_aggregates(self) -> None:
+    def _aggregates(self):
+        """The per-model entries (when requests are not itemized) and the response checks."""
         ctx = self.ctx
         for mix in self.contract.load.mix:
             t = self.tallies[mix.name]
@@ -232,7 +251,7 @@ class _Load:
                     agg = t.by_model.get(model)
                     if not agg:
                         continue
-                    ctx.ledger.record(
+                    yield Entry(
                         f"load/{mix.name}/{model}", "load", f"{model} {kind} x{agg['total']}",
                         Status.FAIL if agg["failed"] else Status.PASS,
                         observed={"model": model, "stream": mix.is_streaming, **agg},
@@ -241,17 +260,17 @@ class _Load:
                         f"{agg['failed']} of {agg['total']} failed; first: {agg['first_failures'][0]['message']}")
             schema_name = mix.chunk_schema if mix.is_streaming else mix.response_schema
             if schema_name:
-                self._tally_entry(f"schema/responses/{mix.name}", "schema",
+                yield self._tally_entry(f"schema/responses/{mix.name}", "schema",
                                   f"{mix.name} {'chunks' if mix.is_streaming else 'responses'} match {schema_name}",
                                   t.schema, loc, ("response",), "responses")
-            self._tally_entry(f"check/responses/{mix.name}/model", "check",
+            yield self._tally_entry(f"check/responses/{mix.name}/model", "check",
                               f"{mix.name}: model echoes the request", t.model, loc,
                               ("response",), "responses")
-            self._tally_entry(f"check/responses/{mix.name}/usage", "check",
+            yield self._tally_entry(f"check/responses/{mix.name}/usage", "check",
                               f"{mix.name}: usage adds up",
                               t.usage, loc, ("response", "usage"), "responses reporting usage")
 
-    def _tally_entry(self, id: str, phase: str, name: str, t: _Tally, loc, tags, noun: str) -> None:
+    def _tally_entry(self, id: str, phase: str, name: str, t: _Tally, loc, tags, noun: str) -> Entry:
         observed = {"checked": t.checked, "bad": t.bad, "first_problems": t.first}
         if t.missing:
             observed["missing"] = t.missing
@@ -262,8 +281,8 @@ class _Load:
             message = f"{t.bad} of {t.checked} {noun} fail: request {t.first[0]['request']}: {t.first[0]['problem']}"
         else:
             status, message = Status.PASS, f"{t.checked} {noun} checked"
-        self.ctx.ledger.record(id, phase, name, status, observed=observed, expected={"bad": 0},
-                               message=message, tags=tags, location=loc)
+        return Entry(id, phase, name, status, observed=observed, expected={"bad": 0},
+                     message=message, tags=tags, location=loc)
 
 
 def _model_problem(requested: str, answered: Any) -> str | None:
@@ -272,9 +291,9 @@ def _model_problem(requested: str, answered: Any) -> str | None:
     return f"asked for {requested!r}, the answer names {answered!r}"
 
 
-async def run_traffic(ctx: RunContext) -> ClientStats:
-    """Send every planned request; returns the client's aggregates."""
-    return await _Load(ctx).run()
+async def run_traffic(ctx: RunContext, transport: HttpClient, sink: Callable[[Entry], None]) -> TrafficResult:
+    """Send every planned request, handing each itemized request's entry to SINK as it finishes."""
+    return await _Load(ctx, transport, sink).run()
 
 
 async def run_share(contract, k: int, n: int, itemize: bool, ready) -> dict[str, Any]:
@@ -283,21 +302,19 @@ async def run_share(contract, k: int, n: int, itemize: bool, ready) -> dict[str,
 
     from fakeai_contract.checks.schema import SchemaStore
     from fakeai_contract.context import RunOptions
-    from fakeai_contract.ledger import Ledger
     from fakeai_contract.transport import Transport
 
     contract = replace(contract, schema_store=SchemaStore(contract.schema_dirs), load=share(contract.load, k, n))
     load = contract.load
-    ledger = Ledger(contract=contract.name, target=contract.target.base_url)
     total = total_requests(contract)
     mine = total // n + (1 if k < total % n else 0)
+    entries: list[Entry] = []
     async with Transport(contract.target, concurrency=load.max_in_flight if load.is_open_loop else load.concurrency) as transport:
-        ctx = RunContext(contract=contract, options=RunOptions(), ledger=ledger, transport=transport,
-                         schemas=contract.schema_store)
-        traffic = _Load(ctx, itemize=itemize)
+        ctx = RunContext(contract=contract, options=RunOptions(), schemas=contract.schema_store)
+        traffic = _Load(ctx, transport, entries.append, itemize=itemize)
         await asyncio.get_running_loop().run_in_executor(None, ready)   # blocks until every worker is
         traffic.t0 = time.monotonic()
         meta = await drive(load, dealt(iter_requests(contract), k, n), traffic._one, traffic.monitor, mine,
                            phase_s=k / contract.load.rate / n if load.is_open_loop else 0.0)
-    return {"stats": traffic.stats, "tallies": traffic.tallies, "entries": list(ledger.entries),
+    return {"stats": traffic.stats, "tallies": traffic.tallies, "entries": entries,
             "monitor": traffic.monitor, "meta": meta}
