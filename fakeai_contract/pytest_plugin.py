@@ -12,7 +12,8 @@ import pytest
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fakeai-contract")
     group.addoption("--contract", action="append", default=[], metavar="PATH",
-                    help="run this fakeai-contract contract; every ledger entry becomes a test")
+                    help="run this fakeai-contract contract (a file or a shipped name such as "
+                         "fakeai-final); every ledger entry becomes a test")
     group.addoption("--contract-base-url", default=None, metavar="URL",
                     help="the server the contracts run against (default: the contract's target)")
     group.addoption("--contract-serve-reference", action="store_true",
@@ -28,8 +29,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    from fakeai_contract.contract.build import resolve_ref
+    from fakeai_contract.errors import ContractError
+
     for ref in config.getoption("contract") or []:
-        node = ContractFile.from_parent(session, path=Path(ref).resolve())
+        try:
+            path = resolve_ref(ref)         # a file, or a shipped contract's name
+        except ContractError as exc:
+            raise pytest.UsageError(f"--contract {ref}: {exc.render()}") from None
+        node = ContractFile.from_parent(session, path=Path(path).resolve())
         items.extend(node.collect())
 
 
@@ -73,7 +81,10 @@ class LedgerItem(pytest.Item):
         super().__init__(**kw)
         self.entry = entry
         for tag in entry.get("tags", []):
-            self.add_marker(tag.replace("-", "_"))
+            marker = tag.replace("-", "_")
+            # Registered first, so a ledger tag is a known mark (no PytestUnknownMarkWarning).
+            self.config.addinivalue_line("markers", f"{marker}: fakeai-contract ledger tag {tag!r}")
+            self.add_marker(marker)
 
     def runtest(self) -> None:
         status = self.entry["status"]
