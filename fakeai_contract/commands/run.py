@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -15,7 +16,37 @@ from typing import Any, TextIO
 from fakeai_contract import exit_codes
 from fakeai_contract.commands.common import overrides as _overrides
 from fakeai_contract.context import RunOptions
-from fakeai_contract.errors import UsageError
+from fakeai_contract.errors import UsageError, did_you_mean
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _check_names(args: argparse.Namespace, contract) -> None:
+    """--only/--skip tags no check has, and --set names the contract never uses, are typos: exit 2."""
+    tags = sorted({t for check in contract.checks for t in check.tags})
+    for flag, values in (("--only", args.only), ("--skip", args.skip)):
+        for tag in values:
+            if tag not in tags:
+                hint = did_you_mean(tag, tags)
+                raise UsageError(f"{flag} {tag}: no check has the tag {tag!r}"
+                                 + (f"; did you mean {hint!r}?" if hint else ""),
+                                 fix="tags of this contract's checks: " + (", ".join(tags) or "none"))
+    used: set[str] = set()
+    words: set[str] = set()         # a declared var, or one a check reads as vars.NAME
+    for path in {*contract.files, contract.source}:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        used |= set(_VARIABLE.findall(text))
+        words |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    for item in args.sets:
+        name = item.partition("=")[0].strip()
+        if name and name not in used and name not in words:
+            hint = did_you_mean(name, sorted(used))
+            raise UsageError(f"--set {name}: the contract uses no variable {name!r}"
+                             + (f"; did you mean {hint!r}?" if hint else ""),
+                             fix="variables this contract uses: " + (", ".join(sorted(used)) or "none"))
 
 
 def _color(args: argparse.Namespace, stream: TextIO) -> bool:
@@ -120,6 +151,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         overrides["FAKEAI_HOST"] = "127.0.0.1"
         overrides["FAKEAI_PORT"] = str(port)
     contract = load_contract(args.contract, overrides=overrides)
+    _check_names(args, contract)
     base_url = None if args.serve_reference else (args.base_url or os.environ.get("FAKEAI_BASE_URL"))
     if args.serve_reference:
         base_url = f"http://127.0.0.1:{port}"
