@@ -98,3 +98,25 @@ def step_summary_path(env: Mapping[str, str] | None = None) -> Path | None:
     """The file $GITHUB_STEP_SUMMARY names, or None outside GitHub Actions."""
     value = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY", "")
     return Path(value) if value.strip() else None
+
+
+def check_destination(spec: ReportSpec) -> None:
+    """A report path that cannot be created or written is UsageError before the run starts."""
+    if spec.to_stdout:
+        return
+    target = Path(spec.path)
+    problem = None
+    if target.is_dir():
+        problem = "the path is a folder"
+    else:
+        folder = target.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"cannot create the folder {folder} ({exc.strerror or exc})"
+        else:
+            if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+                problem = "the path is not writable"
+    if problem:
+        raise UsageError(f"--report {spec.fmt}:{spec.path}: {problem}",
+                         fix="name a file in a folder you can write, or '-' for standard output")

@@ -27,3 +27,19 @@ def test_known_names_run(tmp_path):
         result = run_cli("run", "--base-url", srv.base_url, "--only", "field", "--skip", "slo",
                          "--set", "SERVER_TIMEOUT=9", "--set", "host=127.0.0.1", "-q", "--no-color")
     assert result.code == 0, result.out[-2000:]
+
+
+@pytest.mark.parametrize("where, said", [("file/x.json", "cannot create the folder"), (".", "is a folder")])
+def test_a_report_destination_that_cannot_be_written_is_exit_2_before_any_request(where, said, tmp_path):
+    import socket
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.setblocking(False)
+        result = run_cli("run", "--base-url", f"http://127.0.0.1:{listener.getsockname()[1]}",
+                         "--report", "json:-", "--report", f"junit:{tmp_path / where}")
+        assert result.code == 2 and said in result.err, result.err
+        with pytest.raises(BlockingIOError):
+            listener.accept()               # nothing was sent

@@ -152,6 +152,10 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         overrides["FAKEAI_PORT"] = str(port)
     contract = load_contract(args.contract, overrides=overrides)
     _check_names(args, contract)
+    from fakeai_contract.output import check_destination
+
+    for spec in reports:
+        check_destination(spec)
     base_url = None if args.serve_reference else (args.base_url or os.environ.get("FAKEAI_BASE_URL"))
     if args.serve_reference:
         base_url = f"http://127.0.0.1:{port}"
