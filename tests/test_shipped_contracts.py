@@ -9,7 +9,9 @@ from fakeai_contract.resources import shipped_contract_names
 
 pytestmark = pytest.mark.timeout(120)
 
-REFERENCE_CONTRACTS = [n for n in shipped_contract_names() if n != "fakeai-0.3"]
+#: Server packs run against the reference server with their own --flavor (tests/test_packs.py).
+PACKS = ("vllm", "sglang", "tgi", "llamacpp", "litellm")
+REFERENCE_CONTRACTS = [n for n in shipped_contract_names() if n != "fakeai-0.3" and n not in PACKS]
 
 
 def bad(ledger: dict) -> dict[str, str]:

@@ -1,0 +1,64 @@
+"""Server packs: each passes on the reference server's flavor of it and fails under the faults it guards."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakeai_contract.resources import shipped_contract_names
+
+pytestmark = pytest.mark.timeout(120)
+
+PACKS = [n for n in ("vllm", "sglang", "tgi", "llamacpp", "litellm") if n in shipped_contract_names()]
+
+
+def failed(ledger: dict) -> set[str]:
+    return {e["id"] for e in ledger["entries"] if e["status"] in ("fail", "error")}
+
+
+def run(cli, name: str, *reference_args: str, flavor: str | None = None):
+    flavor_arg = [f"--reference-arg=--flavor={flavor or name}"] if flavor != "" else []
+    return cli("run", name, "--serve-reference", *flavor_arg, *(f"--reference-arg={a}" for a in reference_args),
+               "--report", "json:-", "--quiet")
+
+
+@pytest.mark.parametrize("name", PACKS)
+def test_pack_passes_on_its_flavor_of_the_reference_server(cli, name):
+    r = run(cli, name)
+    assert r.code == 0, sorted(failed(r.ledger))
+
+
+#: The fault, and the checks of the vllm pack that must catch it.
+VLLM_FAULTS = {
+    "--miscount=3": {"check/no-request-finished-by-stop-or-abort", "check/prompt-tokens-equal-usage",
+                     "check/generation-tokens-equal-usage"},
+    "--timing-skew=0.5": {"check/server-ttft-p50-agrees-with-the-client-s",
+                          "check/server-inter-token-p50-agrees-with-the-client-s",
+                          "check/server-e2e-mean-is-no-more-than-the-client-s"},
+    "--error-rate=0.3": {"check/no-request-failed", "check/every-stream-ended-with-data-done"},
+}
+
+
+@pytest.mark.parametrize("fault", VLLM_FAULTS)
+def test_vllm_pack_fails_under_the_fault_it_guards_against(cli, fault):
+    r = run(cli, "vllm", fault, "--seed=3")
+    assert r.code == 1
+    assert VLLM_FAULTS[fault] <= failed(r.ledger), sorted(failed(r.ledger))
+
+
+def test_vllm_metrics_that_lag_past_the_wait_fail(cli):
+    """Events applied 0.5 s late: the histograms miss requests when the checks read them."""
+    r = cli("run", "vllm", "--serve-reference", "--reference-arg=--flavor=vllm", "--reference-arg=--event-lag=0.5",
+            "--set", "SETTLE_TIMEOUT=0.2", "--report", "json:-", "--quiet")
+    assert r.code == 1
+    assert {"check/one-ttft-observation-per-request", "check/one-e2e-latency-per-request"} <= failed(r.ledger)
+
+
+@pytest.mark.parametrize("flavor", ["tgi", ""])
+def test_vllm_pack_against_another_kind_of_server_fails_fast_and_clearly(cli, flavor):
+    """Against TGI's surface or the plain reference server: metrics missing, no traceback, no hang."""
+    r = run(cli, "vllm", flavor=flavor)
+    assert r.code == 1
+    assert "Traceback" not in r.err
+    bad = failed(r.ledger)
+    assert "check/every-request-finished-by-length" in bad or "endpoint/prom" in bad
+    assert r.ledger["duration_s"] < 30
