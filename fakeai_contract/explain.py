@@ -30,14 +30,21 @@ def explain(contract: Contract) -> str:
         out.append(f"  {contract.description}")
     if len(contract.files) > 1:
         out.append("merged from: " + " -> ".join(_rel(f, contract) for f in contract.files))
+    if contract.removed:
+        out.append("removed by overlays:")
+        out.extend(f"  {removal}" for removal in contract.removed)
     out.append(f"target: {t.base_url}")
     out.append(f"  request deadline {t.request_timeout:g}s, connect {t.connect_timeout:g}s, "
                f"read {t.read_timeout:g}s, body cap {t.max_body_bytes} bytes, redirects <= {t.max_redirects}")
     for name in sorted(t.headers):
         out.append(f"  header {name}: {t.headers[name]}")
     h = contract.health
-    out.append(f"health: GET {h.path} every {h.interval:g}s for up to {h.timeout:g}s"
-               + (f", schema {h.schema}" if h.schema else ""))
+    if not h.enabled:
+        out.append("health: no wait (health: false)")
+    else:
+        out.append(f"health: GET {h.path} every {h.interval:g}s for up to {h.timeout:g}s"
+                   + (", any 2xx answer" if h.expect == "any-2xx" else "")
+                   + (f", schema {h.schema}" if h.schema else ""))
     load = contract.load
     out.append(f"load: {total_requests(contract)} requests to POST {load.path}, concurrency {load.concurrency}")
     for mix in load.mix:

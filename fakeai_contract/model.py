@@ -27,6 +27,10 @@ class Target:
     ca_file: str | None = None         # target.tls.ca_file: PEM CA certificates to trust
 
 
+#: What a health answer must be to count as healthy (health.expect).
+HEALTH_EXPECTS = ("json", "any-2xx")
+
+
 @dataclass(frozen=True)
 class Health:
     """The health wait: poll PATH until it answers 2xx (and, with a schema, validates)."""
@@ -35,6 +39,8 @@ class Health:
     timeout: float = 45.0
     interval: float = 0.5
     schema: str | None = None
+    expect: str = "json"          # json: a 2xx JSON body; any-2xx: any 2xx, empty or not JSON included
+    enabled: bool = True          # health: false turns the wait off
     location: Location | None = None
 
 
@@ -146,6 +152,20 @@ class ServerSpec:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """An inherited item an overlay removed: KIND (endpoint, check, mix entry) NAME, where and whence."""
+
+    kind: str
+    name: str
+    location: Location | None = None     # the line that removes it
+    origin: Location | None = None       # where the removed item was defined
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name!r}" + (f" (defined at {self.origin})" if self.origin else "") \
+            + (f", removed at {self.location}" if self.location else "")
+
+
+@dataclass(frozen=True)
 class Contract:
     """A loaded, merged, variable-resolved and validated contract."""
 
@@ -165,6 +185,7 @@ class Contract:
     secrets: frozenset[str] = frozenset()    # values to redact in every output
     schema_dirs: tuple[Path, ...] = ()       # where schema references resolve, in order
     files: tuple[Path, ...] = ()             # every file merged in (extends chain), base first
+    removed: tuple[Removal, ...] = ()        # inherited items the overlays removed
     # The loader's checks.schema.SchemaStore, every named schema already read and checked, so a
     # run does not read and check them again.
     schema_store: Any = field(default=None, compare=False, repr=False)

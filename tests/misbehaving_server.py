@@ -26,7 +26,7 @@ MODES = (
     "stream_stall", "stream_invalid_json", "metrics_invalid_json", "metrics_wrong_types",
     "metrics_hang", "metrics_trickle", "metrics_huge", "metrics_huge_chunked", "redirect_loop",
     "counts_disagree", "events_never_published", "metrics_nan", "metrics_deep", "metrics_gzip_bomb",
-    "redirect_elsewhere", "wrong_model", "bad_usage",
+    "redirect_elsewhere", "wrong_model", "bad_usage", "health_empty",
 )
 
 HUGE_BYTES = 64 * 1024 * 1024
@@ -70,6 +70,7 @@ class MisbehavingServer:
         self.mode = mode
         self.counters = Counters()
         self.seen_headers: list[dict[str, str]] = []    # headers of every request, for assertions
+        self.seen_paths: list[str] = []                 # "METHOD /path" of every request
         self.error_message = "The server had an error (test mode chat_500)."
         self.nesting = 100_000      # metrics_deep: far deeper than any recursive decoder allows
         self.latency = 0.0          # seconds before each chat answer
@@ -126,6 +127,7 @@ class MisbehavingServer:
             if request is not None:
                 with self._lock:
                     self.seen_headers.append(request.headers)
+                    self.seen_paths.append(f"{request.method} {request.path}")
                 await self._route(request)(request, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass            # the client went away: nothing to answer
@@ -148,6 +150,8 @@ class MisbehavingServer:
             await _send_json(writer, {"status": "starting", "ready": False}, status=503)
         elif self.mode == "health_html":
             await _send(writer, 200, "text/html", b"<html><body><h1>It works!</h1></body></html>")
+        elif self.mode == "health_empty":
+            await _send(writer, 200, "text/plain", b"")      # vLLM's and llama.cpp's /health
         else:
             await _send_json(writer, {"status": "healthy", "ready": True})
 

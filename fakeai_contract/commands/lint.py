@@ -26,4 +26,6 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             continue
         print(f"ok: {ref}: {total_requests(c)} requests, {len(c.endpoints)} endpoints, "
               f"{len(c.checks)} checks", file=stdout)
+        for removal in c.removed:
+            print(f"  removes {removal}", file=stdout)
     return exit_codes.INVALID if failed else exit_codes.OK

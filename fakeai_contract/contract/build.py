@@ -72,9 +72,13 @@ def build(tree: PosDict, source: Path) -> Contract:
     target = _given(Target, t, **_floats(t, "request_timeout", "connect_timeout", "read_timeout"),
                     **_ints(t, "max_body_bytes", "max_redirects"), tls_verify=tls.get("verify", True) is not False,
                     ca_file=str(tls["ca_file"]) if tls.get("ca_file") else None)
-    h = tree.get("health") or PosDict()
-    health = _given(Health, h, location=value_location(tree, "health") if "health" in tree else None,
-                    **_floats(h, "timeout", "interval"))
+    h = tree.get("health")
+    health_loc = value_location(tree, "health") if "health" in tree else None
+    if h is False:
+        health = Health(enabled=False, location=health_loc)
+    else:
+        h = h or PosDict()
+        health = _given(Health, h, location=health_loc, **_floats(h, "timeout", "interval"))
     ld = tree.get("load") or PosDict()
     mix = ld.get("mix") or PosList()
     entries = tuple(_given(MixEntry, e, location=value_location(mix, i), count=int(e["count"]),
@@ -172,14 +176,14 @@ def _load(path: Path, overrides: Mapping[str, Any], env: Mapping[str, str]) -> C
     folders = [f.absolute().parent for f in (path, *reversed(merged.files))] + [resources.schemas_dir()]
     schema_dirs = tuple(dict.fromkeys(folders))
     store = SchemaStore(schema_dirs)
-    _raise(semantic_errors(tree, store))
+    _raise(semantic_errors(tree, store, removed={r.name: r for r in merged.removals if r.kind == "endpoint"}))
     contract = build(tree, path)
     from fakeai_contract.target import url_passwords
 
     secrets = frozenset(resolver.secrets() | _header_secrets(contract.target.headers)
                         | url_passwords(contract.target.base_url))
     return dataclasses.replace(contract, vars=plain(variables), secrets=secrets, schema_dirs=schema_dirs,
-                               files=merged.files, schema_store=store)
+                               files=merged.files, removed=merged.removals, schema_store=store)
 
 
 def _source_line(loc: Location | None, cache: dict[str, list[str]]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -139,6 +139,11 @@ def _schema_errors(err: ValidationError, tree: Any, examples_from: Any = None) -
         alternatives = err.validator_value
         var_index = alternatives.index(_VARIABLE_REF) if _VARIABLE_REF in alternatives else None
         branches = [e for e in err.context if e.relative_schema_path[0] != var_index] or list(err.context)
+        # A branch whose type or constant does not match this value is the wrong branch (health: false
+        # or a mapping: a mapping's mistake is explained by the mapping's branch).
+        wrong = {e.relative_schema_path[0] for e in branches
+                 if not e.relative_path and e.validator in ("type", "const")}
+        branches = [e for e in branches if e.relative_schema_path[0] not in wrong] or branches
         pick = next((e for e in branches if e.validator != "type"), branches[0])
         yield from _schema_errors(pick, tree, examples_from=err.schema)
         return
@@ -206,7 +211,7 @@ def _function_names() -> list[str]:
 
 
 def check_expression(text: str, what: str, endpoints: list[str], loc: Location | None,
-                     operand: bool = False) -> list[ContractError]:
+                     operand: bool = False, removed: Mapping[str, Any] | None = None) -> list[ContractError]:
     """Problems with a JMESPath expression: syntax, unknown functions, names the document lacks."""
     try:
         expr.compile_expression(text)
@@ -225,8 +230,11 @@ def check_expression(text: str, what: str, endpoints: list[str], loc: Location |
                 f"{what} calls the unknown function {name}()" + (f"; did you mean {hint}()?" if hint else ""),
                 loc, fix=f"write {hint}() instead" if hint else f"use one of: {', '.join(_function_names())}"))
     allowed = [*endpoints, *DOCUMENT_ROOTS, *SNAPSHOT_ROOTS]
+    removed = removed or {}
     for name in sorted(expr.root_names(text)):
-        if name not in allowed:
+        if name in removed and name not in allowed:
+            errors.append(_reads_removed(what, name, name, removed[name], loc))
+        elif name not in allowed:
             hint = did_you_mean(name, allowed)
             errors.append(ContractError(
                 f"{what} reads {name!r}, which is not an endpoint"
@@ -235,13 +243,24 @@ def check_expression(text: str, what: str, endpoints: list[str], loc: Location |
                           "name an endpoint, before.<endpoint>, delta.<endpoint>, health, client or vars")
                 + (f"; for the literal string write the JMESPath raw string \"'{text}'\"" if operand else "")))
     for root, name in expr.snapshot_reads(text):
-        if name is not None and name not in endpoints:
+        if name in removed and name not in endpoints:
+            errors.append(_reads_removed(what, f"{root}.{name}", name, removed[name], loc))
+        elif name is not None and name not in endpoints:
             hint = did_you_mean(name, endpoints)
             errors.append(ContractError(
                 f"{what} reads {root}.{name}, but {name!r} is not an endpoint"
                 + (f"; did you mean {hint!r}?" if hint else ""), loc,
                 fix=f"write {root}.{hint} instead" if hint else f"write {root}.<endpoint>"))
     return errors
+
+
+def _reads_removed(what: str, read: str, name: str, removal: Any, loc: Location | None) -> ContractError:
+    where = f" at {removal.location}" if getattr(removal, "location", None) else ""
+    check = what.split(" (")[0]
+    fix = (f"remove the check too: - {{name: {check.removeprefix('check ')}, remove: true}}"
+           if check.startswith("check ") else f"stop reading {name!r} here")
+    return ContractError(f"{what} reads {read!r}, but the endpoint {name!r} is removed{where} "
+                         "(endpoints: {" + name + ": null})", loc, fix=fix)
 
 
 def _regex_errors(pattern: str, what: str, loc: Location | None) -> list[ContractError]:
@@ -253,7 +272,8 @@ def _regex_errors(pattern: str, what: str, loc: Location | None) -> list[Contrac
     return []
 
 
-def _check_errors(c: PosDict, loc: Location | None, endpoints: list[str]) -> list[ContractError]:
+def _check_errors(c: PosDict, loc: Location | None, endpoints: list[str],
+                  removed: Mapping[str, Any]) -> list[ContractError]:
     name = c["name"]
     ops = [k for k in OPERATORS if k in c]
     if len(ops) != 1:
@@ -262,15 +282,16 @@ def _check_errors(c: PosDict, loc: Location | None, endpoints: list[str]) -> lis
                               fix="keep one of: " + ", ".join(OPERATORS)
                               + ("; use between: [lo, hi] for a range" if ops else ""))]
     op = ops[0]
-    errors = check_expression(c["that"], f"check {name!r}", endpoints, value_location(c, "that"))
+    errors = check_expression(c["that"], f"check {name!r}", endpoints, value_location(c, "that"), removed=removed)
     operand, operand_loc = c[op], value_location(c, op)
     if op in EXPRESSION_OPERATORS and isinstance(operand, str):
-        errors += check_expression(operand, f"check {name!r} ({op})", endpoints, operand_loc, operand=True)
+        errors += check_expression(operand, f"check {name!r} ({op})", endpoints, operand_loc, operand=True,
+                                   removed=removed)
     if op == "between":
         for i, bound in enumerate(operand):
             if isinstance(bound, str):
                 errors += check_expression(bound, f"check {name!r} (between)", endpoints,
-                                           value_location(operand, i), operand=True)
+                                           value_location(operand, i), operand=True, removed=removed)
     if op == "matches":
         errors += _regex_errors(operand, f"check {name!r}", operand_loc)
     if "tolerance" in c and op not in TOLERANT_OPERATORS:
@@ -332,8 +353,11 @@ def _open_loop_errors(load: PosDict) -> list[ContractError]:
     return errors
 
 
-def semantic_errors(tree: PosDict, store: SchemaStore) -> list[ContractError]:
-    """Every problem the JSON Schema cannot express, each at its location."""
+def semantic_errors(tree: PosDict, store: SchemaStore,
+                    removed: Mapping[str, Any] | None = None) -> list[ContractError]:
+    """Every problem the JSON Schema cannot express, each at its location (REMOVED: endpoints the
+    overlays removed, by name, so a check still reading one says so)."""
+    removed = removed or {}
     errors = list(_finite_errors(tree))
     endpoints = list(tree.get("endpoints") or {})
     for name in endpoints:
@@ -342,10 +366,11 @@ def semantic_errors(tree: PosDict, store: SchemaStore) -> list[ContractError]:
                                         key_location(tree["endpoints"], name), fix=f"rename it, e.g. {name}_doc"))
     checks = tree.get("checks") or []
     for i, c in enumerate(checks):
-        errors += _check_errors(c, value_location(checks, i), endpoints)
+        errors += _check_errors(c, value_location(checks, i), endpoints, removed)
     settle = tree.get("settle")
     if settle:
-        errors += check_expression(settle["until"], "settle.until", endpoints, value_location(settle, "until"))
+        errors += check_expression(settle["until"], "settle.until", endpoints, value_location(settle, "until"),
+                                   removed=removed)
     logs = tree.get("logs") or {}
     for key in ("fail_on", "ignore"):
         for i, pattern in enumerate(logs.get(key) or []):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fakeai_contract.context import RunContext
 from fakeai_contract.healing import hint, is_final
 from fakeai_contract.ledger import Entry, Status
-from fakeai_contract.transport import Fetched, HttpClient
+from fakeai_contract.transport import Fetched, HttpClient, strict_json
 
 NAME = "Server Health Check"
 
@@ -40,6 +40,27 @@ def _is_ready(fetched: Fetched) -> bool:
     return fetched.ok and _ready(fetched.document)
 
 
+def _json_or_none(text: str | None):
+    try:
+        return strict_json(text) if text and text.strip() else None
+    except (ValueError, RecursionError):
+        return None
+
+
+async def _poll_json(transport: HttpClient, path: str, timeout: float) -> Fetched:
+    return await transport.fetch(path, timeout=timeout)
+
+
+async def _poll_any_2xx(transport: HttpClient, path: str, timeout: float) -> Fetched:
+    """Any 2xx is healthy: the body is read as text, and kept as JSON where it is JSON."""
+    res = await transport.fetch(path, fmt="text", timeout=timeout)
+    return replace(res, document=_json_or_none(res.text)) if res.ok else res
+
+
+#: health.expect → how one poll fetches and decodes the answer.
+POLLERS = {"json": _poll_json, "any-2xx": _poll_any_2xx}
+
+
 async def _poll(ctx: RunContext, transport: HttpClient) -> _Polled:
     """Fetch the health path every interval until it is ready, the server exits, or time runs out."""
     health = ctx.contract.health
@@ -52,7 +73,7 @@ async def _poll(ctx: RunContext, transport: HttpClient) -> _Polled:
         attempts += 1
         remaining = deadline - time.monotonic()
         timeout = max(0.05, min(remaining, ctx.contract.target.request_timeout))
-        last = await transport.fetch(health.path, timeout=timeout)
+        last = await POLLERS[health.expect](transport, health.path, timeout)
         ctx.notify("health", url=last.url, attempts=attempts, elapsed_s=time.monotonic() - t0,
                    timeout=health.timeout, last=last.error)
         if _is_ready(last):
@@ -89,9 +110,12 @@ def _unhealthy(ctx: RunContext, polled: _Polled) -> tuple[str, dict[str, Any]]:
 
 
 def _schema_problem(ctx: RunContext, document: Any) -> str | None:
-    schema = ctx.contract.health.schema
+    health = ctx.contract.health
+    schema = health.schema
     if not schema:
         return None
+    if document is None and health.expect == "any-2xx":
+        return f"health answered without a JSON body, so {schema} cannot apply"
     errors = ctx.schemas.errors(schema, document)
     if not errors:
         return None
@@ -103,7 +127,7 @@ def judge(ctx: RunContext, polled: _Polled) -> HealthResult:
     health, last = ctx.contract.health, polled.last
     observed = {"http_status": last.http_status, "attempts": polled.attempts,
                 "elapsed_s": round(polled.elapsed_s, 3), "document": last.document}
-    fields = dict(expected={"path": health.path, "timeout_s": health.timeout},
+    fields = dict(expected={"path": health.path, "timeout_s": health.timeout, "expect": health.expect},
                   duration_s=polled.elapsed_s, location=ctx.location(health))
     if _is_ready(last):
         problem = _schema_problem(ctx, last.document)
@@ -118,5 +142,10 @@ def judge(ctx: RunContext, polled: _Polled) -> HealthResult:
 
 async def wait_healthy(ctx: RunContext, transport: HttpClient) -> HealthResult:
     """Poll until healthy or the timeout; the one health entry and the health document."""
+    health = ctx.contract.health
+    if not health.enabled:
+        return HealthResult(Entry("health", "health", NAME, Status.SKIP, expected={"health": False},
+                                  location=ctx.location(health),
+                                  message="no health wait: the contract sets health: false"), healthy=True)
     ctx.notify("phase", name="health", timeout=ctx.contract.health.timeout)
     return judge(ctx, await _poll(ctx, transport))
