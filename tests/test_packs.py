@@ -62,3 +62,14 @@ def test_vllm_pack_against_another_kind_of_server_fails_fast_and_clearly(cli, fl
     bad = failed(r.ledger)
     assert "check/every-request-finished-by-length" in bad or "endpoint/prom" in bad
     assert r.ledger["duration_s"] < 30
+
+
+@pytest.mark.parametrize("fault,caught", [
+    ("--miscount=3", {"check/every-request-counted", "check/generation-tokens-equal-usage"}),
+    ("--timing-skew=0.5", {"check/server-ttft-p50-agrees-with-the-client-s",
+                           "check/server-e2e-mean-is-no-more-than-the-client-s"}),
+])
+def test_sglang_pack_fails_under_the_fault_it_guards_against(cli, fault, caught):
+    r = run(cli, "sglang", fault)
+    assert r.code == 1
+    assert caught <= failed(r.ledger), sorted(failed(r.ledger))
