@@ -89,7 +89,9 @@ def _parser(out: TextIO) -> _Parser:
     run.add_argument("--only", action="append", default=[], metavar="TAG", help="run only checks with TAG")
     run.add_argument("--skip", action="append", default=[], metavar="TAG", help="skip checks with TAG")
     run.add_argument("--report", action="append", default=[], metavar="FORMAT:PATH",
-                     help="also write a report: json, junit, tap or markdown; PATH '-' is stdout")
+                     help="also write a report: json, junit, tap, markdown or html; PATH '-' is stdout")
+    run.add_argument("--baseline", metavar="PATH",
+                     help="a saved JSON ledger to compare with: the html and markdown reports show what changed")
     verbosity = run.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="print only problems and the summary")
     verbosity.add_argument("--verbose", "-v", action="store_true", help="print every entry with its values")
@@ -104,6 +106,16 @@ def _parser(out: TextIO) -> _Parser:
     explain.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets")
 
     sub.add_parser("serve", help="run the bundled reference server (see: serve --help)", add_help=False)
+
+    compare = sub.add_parser("compare", help="what changed between two saved ledgers; exit 1 on a regression")
+    compare.add_argument("baseline", metavar="BASELINE", help="the earlier run's JSON ledger")
+    compare.add_argument("current", metavar="CURRENT", help="this run's JSON ledger")
+    compare.add_argument("--threshold", action="append", default=[], metavar="KEY=PCT[,FLOOR]",
+                         help="a regression is worse by more than PCT percent and FLOOR (e.g. ttft=20%%,10ms); "
+                              "keys: ttft, itl, latency, throughput, server, or one percentile like ttft.p99")
+    compare.add_argument("--report", action="append", default=[], metavar="FORMAT:PATH",
+                         help="also write the comparison: terminal, markdown, json, or html (this run's report "
+                              "with the comparison); PATH '-' is stdout")
 
     init = sub.add_parser("init", help="scaffold a contract and its schemas to edit")
     init.add_argument("dir", nargs="?", default=".", metavar="DIR")
@@ -127,7 +139,7 @@ def _parse(argv: Sequence[str], stdout: TextIO) -> tuple[str, argparse.Namespace
         return "serve", _serve_arguments(argv[1:], stdout)
     args = _parser(stdout).parse_args(argv)
     if not args.command:
-        raise UsageError("a command is needed: run, lint, explain, serve or init "
+        raise UsageError("a command is needed: run, lint, explain, serve, init or compare "
                          "(try: fakeai-contract run --serve-reference)")
     return args.command, args
 

@@ -10,7 +10,7 @@ from typing import Mapping, NamedTuple
 from fakeai_contract.errors import UsageError, did_you_mean
 
 #: Formats --report accepts (the terminal report is plain text here: no colour in a file).
-REPORT_FORMATS = ("json", "junit", "tap", "markdown", "terminal")
+REPORT_FORMATS = ("json", "junit", "tap", "markdown", "html", "terminal")
 STDOUT = "-"
 
 

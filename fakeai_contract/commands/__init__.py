@@ -2,5 +2,5 @@
 streams it is given and returns the exit code (fakeai_contract.exit_codes); `cli` parses and
 dispatches to them and is imported by none of them."""
 
-NAMES = ("run", "lint", "explain", "serve", "init")
+NAMES = ("run", "lint", "explain", "serve", "init", "compare")
 """The commands, as typed on the command line and named as modules of this package."""

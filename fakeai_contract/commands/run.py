@@ -156,6 +156,10 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     for spec in reports:
         check_destination(spec)
+    baseline = None
+    if getattr(args, "baseline", None):   # read before anything is sent: a bad baseline is exit 2
+        from fakeai_contract.commands.compare import load_ledger
+        baseline = load_ledger(args.baseline, "--baseline")
     base_url = None if args.serve_reference else (args.base_url or os.environ.get("FAKEAI_BASE_URL"))
     if args.serve_reference:
         base_url = f"http://127.0.0.1:{port}"
@@ -225,7 +229,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             log_source.close()
         ledger.finish()
         try:
-            code = _emit(args, contract, ledger, reports, stdout, stderr)
+            code = _emit(args, contract, ledger, reports, stdout, stderr, baseline)
         finally:
             if handles_signals:
                 signal.signal(signal.SIGTERM, previous)
@@ -248,7 +252,7 @@ def _ignore_during_cleanup(signum, frame):
     """A second SIGINT or SIGTERM while the server stops and the ledger is written must not lose it."""
 
 
-def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO) -> int:
+def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO, baseline: dict | None = None) -> int:
     from fakeai_contract.output import append_text, step_summary_path, write_atomic
     from fakeai_contract.redact import redact
     from fakeai_contract.report import render
@@ -259,9 +263,16 @@ def _emit(args, contract, ledger, reports, stdout: TextIO, stderr: TextIO) -> in
     terminal = render("terminal", doc, color=_color(args, terminal_stream), verbose=args.verbose,
                       quiet=args.quiet)
     terminal_stream.write(terminal)
+    comparison = None
+    if baseline is not None:
+        from fakeai_contract.comparison import compare
+        comparison = redact(compare(baseline, doc), contract.secrets)
+        regressions = comparison["regressions"]
+        terminal_stream.write(f"against the baseline: {len(regressions)} regression(s)"
+                              + "".join(f"\n  {r}" for r in regressions) + "\n")
     terminal_stream.flush()
     for fmt, path in reports:
-        text = render(fmt, doc)
+        text = render(fmt, doc, comparison=comparison)
         if path == "-":
             stdout.write(text)
             stdout.flush()

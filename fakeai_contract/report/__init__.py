@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from fakeai_contract.report import json, junit, markdown, tap, terminal
+from fakeai_contract.report import html, json, junit, markdown, tap, terminal
 
 Renderer = Callable[..., str]
 
@@ -15,13 +15,18 @@ FORMATS: dict[str, Renderer] = {
     "junit": junit.render,
     "tap": tap.render,
     "markdown": markdown.render,
+    "html": html.render,
 }
+#: Formats that can embed a comparison with a baseline ledger.
+TAKES_COMPARISON = ("html", "markdown")
 
 
-def render(fmt: str, doc: dict, *, color: bool = False, verbose: bool = False, quiet: bool = False) -> str:
-    """The ledger document DOC rendered in format FMT."""
+def render(fmt: str, doc: dict, *, color: bool = False, verbose: bool = False, quiet: bool = False,
+           comparison: dict | None = None) -> str:
+    """The ledger document DOC rendered in format FMT (with COMPARISON where the format shows one)."""
     try:
         renderer = FORMATS[fmt]
     except (KeyError, TypeError):
         raise ValueError(f"unknown report format {fmt!r}; formats: {', '.join(FORMATS)}") from None
-    return renderer(doc, color=color, verbose=verbose, quiet=quiet)
+    extra = {"comparison": comparison} if comparison is not None and fmt in TAKES_COMPARISON else {}
+    return renderer(doc, color=color, verbose=verbose, quiet=quiet, **extra)

@@ -47,8 +47,9 @@ def _table(items: list[dict], limit: int) -> list[str]:
     return out
 
 
-def render(doc: dict, *, color: bool = False, verbose: bool = False, quiet: bool = False) -> str:
-    """The ledger as GitHub-flavoured Markdown."""
+def render(doc: dict, *, color: bool = False, verbose: bool = False, quiet: bool = False,
+           comparison: dict | None = None) -> str:
+    """The ledger as GitHub-flavoured Markdown (COMPARISON: a baseline comparison to add)."""
     head = view.header(doc)
     items = view.entries(doc)
     s = view.summary(doc)
@@ -66,6 +67,9 @@ def render(doc: dict, *, color: bool = False, verbose: bool = False, quiet: bool
     problems = [e for e in items if e["status"] not in ("pass", "skip")]
     if problems:
         out += ["", "#### Problems", ""] + _table(problems, MAX_PROBLEM_ROWS)
+    if comparison is not None:
+        from fakeai_contract.report.comparison import render_markdown
+        out += ["", render_markdown(comparison).rstrip("\n")]
     if not quiet:
         out += ["", f"<details><summary>All {len(items)} entries</summary>", ""]
         out += _table(items, MAX_DETAIL_ROWS) + ["", "</details>"]
