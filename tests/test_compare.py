@@ -1,0 +1,70 @@
+"""`compare` on real runs: a TTFT regression is named and exits 1; clean pairs are not noise; bad
+input is exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fakeai_contract.reference.process import spawn_reference
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def _ledger(cli, tmp_path: Path, name: str, *args: str) -> Path:
+    path = tmp_path / f"{name}.json"
+    r = cli("run", "--quiet", "--report", f"json:{path}", *args)
+    assert r.code == 0, r.err
+    return path
+
+
+def test_a_slower_first_token_is_a_named_regression(cli, tmp_path):
+    base = _ledger(cli, tmp_path, "base", "--serve-reference")
+    slow = _ledger(cli, tmp_path, "slow", "--serve-reference", "--reference-arg=--ttft=0.2")
+    md = tmp_path / "cmp.md"
+    r = cli("compare", str(base), str(slow), "--report", f"markdown:{md}")
+    assert r.code == 1, r.out + r.err
+    assert "REGRESSION: TTFT p50" in r.out
+    text = md.read_text()
+    assert "TTFT p50" in text and "|" in text          # a table fit for a pull-request comment
+    # the same pair the other way round is an improvement, not a regression
+    assert cli("compare", str(slow), str(base)).code == 0
+
+
+def test_clean_pairs_do_not_regress_under_the_default_thresholds(cli, tmp_path):
+    with spawn_reference() as server:
+        runs = [_ledger(cli, tmp_path, f"run{i}", "--base-url", server.base_url) for i in range(21)]
+    for a, b in zip(runs, runs[1:]):            # 20 pairs
+        r = cli("compare", str(a), str(b))
+        assert r.code == 0, r.out
+
+
+def test_a_check_that_went_from_pass_to_fail_is_listed(cli, tmp_path):
+    base = _ledger(cli, tmp_path, "base", "--serve-reference")
+    bad = tmp_path / "bad.json"
+    r = cli("run", "--quiet", "--serve-reference", "--reference-arg=--miscount=3", "--report", f"json:{bad}")
+    assert r.code == 1
+    out = tmp_path / "cmp.json"
+    r = cli("compare", str(base), str(bad), "--report", f"json:{out}")
+    assert r.code == 1
+    assert "check/request-count-consistency" in out.read_text()
+
+
+@pytest.mark.parametrize("setup", ["missing", "not-json", "not-ledger", "bad-threshold"])
+def test_bad_input_is_exit_2(cli, tmp_path, setup):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"contract": "c", "summary": {}, "entries": [], "client": {}}))
+    other = tmp_path / "other.json"
+    args = [str(good), str(other)]
+    if setup == "not-json":
+        other.write_text("{nope")
+    elif setup == "not-ledger":
+        other.write_text("[1, 2]")
+    elif setup == "bad-threshold":
+        other.write_text(good.read_text())
+        args += ["--threshold", "ttfx=10%"]
+    r = cli("compare", *args)
+    assert r.code == 2, r.out + r.err
+    assert "error" in r.err.lower()
