@@ -94,8 +94,21 @@ def _metric(key: str, label: str, group: str, before: Any, after: Any, worse_up:
             "threshold": None if threshold is None else str(threshold), "regression": regressed}
 
 
+#: A load phase shorter than this says little about throughput: a scheduling hiccup of a few tens
+#: of milliseconds halves the rate of a 20-request run. Its throughput is shown, not gated.
+MIN_THROUGHPUT_WALL_S = 1.0
+
+
+def _load(doc: Any) -> dict:
+    return view.mapping(view.mapping(view.mapping(doc).get("meta")).get("load"))
+
+
 def _throughput(doc: Any) -> Any:
-    return view.mapping(view.mapping(view.mapping(doc).get("meta")).get("load")).get("requests_per_second")
+    return _load(doc).get("requests_per_second")
+
+
+def _long_enough(*docs: Any) -> bool:
+    return all((view.number(_load(d).get("wall_s"), 0.0) or 0.0) >= MIN_THROUGHPUT_WALL_S for d in docs)
 
 
 def _server_figures(doc: Any) -> dict[str, tuple[str, Any]]:
@@ -142,7 +155,7 @@ def compare(before: Any, after: Any, table: Mapping[str, Threshold | None] | Non
         if m:
             metrics.append(m)
     m = _metric("throughput", "throughput (req/s)", "client", _throughput(before), _throughput(after), False,
-                table.get("throughput"))
+                table.get("throughput") if _long_enough(before, after) else None)
     if m:
         metrics.append(m)
     sb, sa = _server_figures(before), _server_figures(after)

@@ -68,3 +68,16 @@ def test_bad_input_is_exit_2(cli, tmp_path, setup):
     r = cli("compare", *args)
     assert r.code == 2, r.out + r.err
     assert "error" in r.err.lower()
+
+
+@pytest.mark.parametrize("wall, gated", [(5.0, True), (0.06, False)])
+def test_throughput_is_gated_only_for_load_phases_long_enough_to_judge(wall, gated):
+    from fakeai_contract.comparison import compare
+
+    def ledger(rps):
+        return {"contract": "c", "target": "t", "started_at": "", "duration_s": 1, "interrupted": False,
+                "summary": {"verdict": "PASS"}, "entries": [], "client": {},
+                "meta": {"load": {"requests_per_second": rps, "wall_s": wall}}}
+    result = compare(ledger(400.0), ledger(100.0))
+    row = next(m for m in result["metrics"] if m["key"] == "throughput")
+    assert row["regression"] is gated and result["exit_code"] == (1 if gated else 0)

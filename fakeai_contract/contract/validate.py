@@ -172,12 +172,21 @@ def _fits(value: Any, allowed: list[str]) -> bool:
     return kind in allowed or (kind == "integer" and "number" in allowed)
 
 
+def _leaf_errors(errors):
+    """ERRORS with the errors inside every anyOf/oneOf branch (a section that may also be `false`,
+    such as `health`, reports its keys' type errors only there)."""
+    for err in errors:
+        yield err
+        if err.context:
+            yield from _leaf_errors(err.context)
+
+
 def coerce_variables(tree: Any) -> None:
     """Read a value that was one whole ${...} as the type its key wants: '5' → 5 for a timeout
     written in a flow mapping (where ${...} must be quoted), 1 → '1' for a header."""
     for _ in range(MAX_ERRORS):
         changed = False
-        for err in _validator(True).iter_errors(tree):
+        for err in _leaf_errors(_validator(True).iter_errors(tree)):
             path = list(err.absolute_path)
             if err.validator != "type" or not path:
                 continue

@@ -7,7 +7,7 @@ from html import escape
 from typing import Any, Callable
 
 from fakeai_contract.report import view
-from fakeai_contract.report.markdown import cell
+from fakeai_contract.report.cells import cell
 
 COLUMNS = ("", "Metric", "Baseline", "Current", "Change", "Threshold")
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import html
-import re
 
 from fakeai_contract.report import view
+from fakeai_contract.report.cells import CELL_LIMIT, cell
 
-CELL_LIMIT = 160             # characters of one table cell
 MAX_PROBLEM_ROWS = 100       # GitHub caps a comment at 65536 characters and a summary at 1 MiB
 MAX_DETAIL_ROWS = 400
 
@@ -15,19 +13,6 @@ STATUS_LABEL = {"pass": "✅ pass", "fail": "❌ fail", "error": "💥 error", "
                 "skip": "⏭️ skip"}
 VERDICT_LABEL = {"PASS": "✅ PASS", "PARTIAL": "⚠️ PARTIAL", "FAIL": "❌ FAIL", "INTERRUPTED": "⏹️ INTERRUPTED"}
 COLUMNS = ("Status", "Phase", "Check", "Observed", "Expected", "Message")
-
-# Punctuation that could start emphasis, a link, code, maths or a column break inside a cell.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
-
-
-def cell(value: object, limit: int = CELL_LIMIT) -> str:
-    """VALUE as one safe table cell: clipped, HTML and Markdown escaped, line breaks as <br>."""
-    s = value if isinstance(value, str) else view.brief(value, limit * 2)
-    s = view.clip(s.replace("\r\n", "\n").replace("\r", "\n"), limit)
-    s = html.escape(s, quote=False)
-    s = _MD_SPECIAL.sub(r"\\\1", s)
-    s = view.one_line(s.replace("\n", "<br>"))
-    return s or " "
 
 
 def _row(e: dict) -> str:
