@@ -125,14 +125,19 @@ async def run_phases(ctx: RunContext, transport: HttpClient, ledger: Ledger) -> 
     _record(ledger, (settled.entry,))
     _record(ledger, endpoint_phase.endpoint_entries(ctx, settled.fetched))
     after = endpoint_phase.documents(settled.fetched)
+    latest = dict(settled.fetched)
 
     async def rebuild(names: list[str]) -> dict[str, Any]:
         fresh = await endpoint_phase.snapshot(ctx, transport, names) if names else {}
+        latest.update(fresh)
         after.update(endpoint_phase.documents(fresh))
         return document_for(after)
 
+    def why_final(names: list[str]) -> str:
+        return endpoint_phase.unhealable(ctx, latest, names)
+
     ctx.notify("phase", name="checks")
-    _record(ledger, await run_checks(ctx, document_for(after), rebuild))
+    _record(ledger, await run_checks(ctx, document_for(after), rebuild, why_final))
     _record(ledger, (_server_exit(ctx),))     # last, so a server that died during any phase has been reaped
     ledger.add(check_logs(ctx))
     return ledger

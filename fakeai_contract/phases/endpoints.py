@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
-from fakeai_contract import expr, prometheus
+from fakeai_contract import expr, healing, prometheus
 from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import Endpoint
@@ -54,6 +54,26 @@ def documents(fetched: Mapping[str, Fetched]) -> dict[str, Any]:
     return {name: f.document for name, f in fetched.items() if f.ok}
 
 
+def endpoints_read(texts: list[str], known: set[str]) -> list[str]:
+    """The endpoint names the expressions TEXTS read (all of KNOWN when they read `delta`)."""
+    names: set[str] = set()
+    for text in texts:
+        names |= expr.root_names(text)
+    if "delta" in names:
+        names |= known            # delta.<x> needs x refreshed; cheap enough to refresh all
+    return sorted(names & known)
+
+
+def unhealable(ctx: RunContext, fetched: Mapping[str, Fetched], names: list[str]) -> str:
+    """Why waiting on NAMES cannot help (one answered a final status), or '' while it may."""
+    for name in names:
+        f = fetched.get(name)
+        if f is not None and not f.ok and healing.is_final(f.http_status):
+            return (f"stopped waiting: {ctx.contract.endpoints[name].path} answered HTTP {f.http_status}, "
+                    "which waiting does not change")
+    return ""
+
+
 @dataclass(frozen=True)
 class SettleResult:
     """The last snapshot, and the settle entry when the contract has a `settle:` block."""
@@ -70,13 +90,15 @@ async def settle(ctx: RunContext, transport: HttpClient, document_for: DocumentF
     if spec is None:
         return SettleResult(fetched)
     polls = 1
+    names = endpoints_read([spec.until], set(ctx.contract.endpoints))
     while True:
         try:
             value = expr.search(spec.until, document_for(documents(fetched)))
         except expr.JMESPathError:
             value = None
         held = value is True
-        if held or time.monotonic() - t0 + spec.interval > spec.timeout:
+        stopped = "" if held else unhealable(ctx, fetched, names)
+        if held or stopped or time.monotonic() - t0 + spec.interval > spec.timeout:
             break
         await asyncio.sleep(spec.interval)
         fetched = await snapshot(ctx, transport)
@@ -91,6 +113,7 @@ async def settle(ctx: RunContext, transport: HttpClient, document_for: DocumentF
         observed={"held": held, "value": value, "polls": polls, "elapsed_s": round(elapsed, 3)},
         expected={"until": spec.until, "timeout_s": spec.timeout}, duration_s=elapsed,
         message=(f"held after {elapsed:.2f}s ({polls} polls)" if held else
+                 f"{stopped} ({polls} polls); checks run on what is there" if stopped else
                  f"did not hold within {spec.timeout:g}s ({polls} polls); checks run on what is there"),
         tags=("settle",), location=ctx.location(spec))
     return SettleResult(fetched, entry)
