@@ -33,7 +33,7 @@ def test_parse_report_spec(spec, fmt, path):
 
 @pytest.mark.parametrize("spec, hint", [
     ("junti:r.xml", "did you mean junit:r.xml"),
-    ("html:r.html", "formats: json, junit, tap, markdown"),
+    ("pdf:r.pdf", "formats: json, junit, tap, markdown, html"),
     ("junit", "junit:-"),
     ("junit:", "junit:PATH"),
     (":r.xml", "formats:"),

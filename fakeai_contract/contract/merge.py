@@ -106,7 +106,7 @@ def _is_removal(item: Any) -> bool:
 def _append_by_name(base: PosList, over: PosList, path: tuple[str, ...], removals: list[Removal]) -> PosList:
     out = PosList(base, loc=over.loc)
     out.item_locs = list(base.item_locs)
-    index = {_name_of(item): i for i, item in enumerate(out) if _name_of(item) is not None}
+    index = {_name_of(item): i for i, item in enumerate(out) if isinstance(_name_of(item), str)}
     inherited = list(index)
     dropped: set[int] = set()
     for i, item in enumerate(over):
@@ -119,17 +119,17 @@ def _append_by_name(base: PosList, over: PosList, path: tuple[str, ...], removal
                 raise ContractError(f"{_where(path)}[{i}]: a {kind} with remove: true names only what it removes, "
                                     f"but it also sets {', '.join(extra)}", loc,
                                     fix=f"keep only name: and remove: true, or drop remove: to replace the {kind}")
-            if name not in index or index[name] in dropped:
+            if not isinstance(name, str) or name not in index or index[name] in dropped:
                 raise _nothing_to_remove(kind, str(name), [n for n in inherited if index[n] not in dropped],
                                          f"{_where(path)}[{i}] ({name!r}, remove: true)", loc)
             removals.append(Removal(kind, name, loc, out.item_locs[index[name]]))
             dropped.add(index[name])
-        elif name is not None and name in index:
+        elif isinstance(name, str) and name in index:
             out[index[name]] = item
             out.item_locs[index[name]] = over.item_locs[i]
             dropped.discard(index[name])
         else:
-            if name is not None:
+            if isinstance(name, str):
                 index[name] = len(out)
             out.append(item)
             out.item_locs.append(over.item_locs[i])
