@@ -112,6 +112,22 @@ class _Progress:
             self.shown = False
 
 
+def command_port(command: str) -> str | None:
+    """The port COMMAND is told to listen on (`--port N` or `--port=N`), or None."""
+    import shlex
+
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None             # the server start reports the unbalanced quote
+    for i, arg in enumerate(argv):
+        if arg == "--port" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--port="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def _target_overrides(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     from fakeai_contract.target import check_host, check_port
 
@@ -119,6 +135,11 @@ def _target_overrides(args: argparse.Namespace, overrides: dict[str, str]) -> No
         overrides["FAKEAI_HOST"] = check_host(args.host)
     if args.port:
         overrides["FAKEAI_PORT"] = check_port(args.port)
+    elif args.serve and not args.base_url:
+        # The started server listens where its command says: health and traffic go there.
+        port = command_port(args.serve)
+        if port is not None:
+            overrides["FAKEAI_PORT"] = check_port(port, "--serve COMMAND's --port")
     for name, check in (("FAKEAI_HOST", check_host), ("FAKEAI_PORT", check_port)):
         if name not in overrides and os.environ.get(name):
             check(os.environ[name], name)
