@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fakeai_contract.checks.operators import OPERATORS
 from fakeai_contract.model import Contract
 from fakeai_contract.plan import requests_by_model, total_requests
 
-_OP_WORDS = {"equals": "==", "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "between": "between",
-             "exists": "exists", "type": "is of type", "matches": "matches"}
 
 
 def _value(v: Any) -> str:
@@ -66,7 +65,7 @@ def explain(contract: Contract) -> str:
         out.append(f"  {name}: GET {e.path}{fmt}" + (f", schema {e.schema}" if e.schema else ""))
     out.append(f"checks: {len(contract.checks)}")
     for c in contract.checks:
-        line = f"  [{c.id}] {c.name}: {c.that} {_OP_WORDS[c.op]} {_value(c.expected)}"
+        line = f"  [{c.id}] {c.name}: {c.that} {OPERATORS[c.op].words} {_value(c.expected)}"
         if c.tolerance not in (None, 0):
             line += f" (tolerance {c.tolerance})"
         if c.severity != "error":

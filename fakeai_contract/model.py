@@ -8,10 +8,6 @@ from typing import Any
 
 from fakeai_contract.errors import Location
 
-#: Comparison operators a check may use (one per check).
-OPERATORS = ("equals", "gt", "ge", "lt", "le", "between", "exists", "type", "matches")
-
-
 @dataclass(frozen=True)
 class Target:
     """Where the server is and how to talk to it."""
@@ -118,7 +114,7 @@ class Check:
     id: str
     name: str
     that: str                            # JMESPath over the evaluation document
-    op: str                              # one of OPERATORS
+    op: str                              # a name in checks.operators.OPERATORS
     expected: Any = None                 # JMESPath string, literal, or [lo, hi] for between
     tolerance: float | str | None = None  # absolute number or "N%"
     severity: str = "error"

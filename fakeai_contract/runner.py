@@ -12,6 +12,7 @@ import asyncio
 from typing import Any, Iterable, Mapping
 
 from fakeai_contract import document, expr
+from fakeai_contract.checks.operators import OPERATORS, Operand
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.context import RunContext, RunOptions
 from fakeai_contract.ledger import Entry, Ledger, SkipReason, Status
@@ -29,7 +30,7 @@ def server_vs_client(contract: Contract) -> list[dict[str, str]]:
     reports show those two numbers beside each other, and `compare` tracks the server's."""
     out = []
     for check in contract.checks:
-        if check.op not in ("equals", "gt", "ge", "lt", "le") or not isinstance(check.expected, str):
+        if OPERATORS[check.op].operand is not Operand.EXPRESSION or not isinstance(check.expected, str):
             continue
         try:
             that, other = expr.root_names(check.that), expr.root_names(check.expected)

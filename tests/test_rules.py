@@ -3,7 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from fakeai_contract.checks.rules import evaluate, path_exists, tolerance_for
+from fakeai_contract.checks.operators import tolerance_for
+from fakeai_contract.checks.rules import evaluate, path_exists
 from fakeai_contract.ledger import Status
 from fakeai_contract.model import Check
 

@@ -15,7 +15,8 @@ from fakeai_contract import resources
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, ContractErrors, Location, did_you_mean
 from fakeai_contract.contract.merge import load_tree
-from fakeai_contract.model import (OPERATORS, Check, Contract, Endpoint, Eventually, Health, Load,
+from fakeai_contract.checks.operators import OPERATORS
+from fakeai_contract.model import (Check, Contract, Endpoint, Eventually, Health, Load,
                                    LogRules, MixEntry, ServerSpec, Settle, Target)
 from fakeai_contract.contract.validate import MAX_ERRORS, coerce_variables, semantic_errors, validate_shape
 from fakeai_contract.contract.variables import Resolver, resolve_tree, resolve_vars

@@ -14,7 +14,7 @@ from fakeai_contract import expr, resources
 from fakeai_contract.expr import SNAPSHOT_ROOTS
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, Location, did_you_mean
-from fakeai_contract.model import OPERATORS
+from fakeai_contract.checks.operators import OPERATORS, Operand, operand_expressions
 from fakeai_contract.contract.variables import typed
 from fakeai_contract.contract.positions import PosDict, key_location, locate, value_location
 
@@ -22,9 +22,6 @@ MAX_ERRORS = 20
 MAX_TOTAL_REQUESTS = 1_000_000
 #: Names a check may read besides the endpoints (see the evaluation document in the README).
 DOCUMENT_ROOTS = ("health", "client", "vars")
-#: Operators whose string operand is a JMESPath expression; the rest take literals.
-EXPRESSION_OPERATORS = ("equals", "gt", "ge", "lt", "le")
-TOLERANT_OPERATORS = ("equals", "gt", "ge", "lt", "le", "between")
 _VARIABLE_REF = {"$ref": "#/$defs/variable"}
 
 
@@ -293,17 +290,12 @@ def _check_errors(c: PosDict, loc: Location | None, endpoints: list[str],
     op = ops[0]
     errors = check_expression(c["that"], f"check {name!r}", endpoints, value_location(c, "that"), removed=removed)
     operand, operand_loc = c[op], value_location(c, op)
-    if op in EXPRESSION_OPERATORS and isinstance(operand, str):
-        errors += check_expression(operand, f"check {name!r} ({op})", endpoints, operand_loc, operand=True,
-                                   removed=removed)
-    if op == "between":
-        for i, bound in enumerate(operand):
-            if isinstance(bound, str):
-                errors += check_expression(bound, f"check {name!r} (between)", endpoints,
-                                           value_location(operand, i), operand=True, removed=removed)
-    if op == "matches":
+    for index, text in operand_expressions(op, operand):
+        loc = operand_loc if index is None else value_location(operand, index)
+        errors += check_expression(text, f"check {name!r} ({op})", endpoints, loc, operand=True, removed=removed)
+    if OPERATORS[op].operand is Operand.REGEX:
         errors += _regex_errors(operand, f"check {name!r}", operand_loc)
-    if "tolerance" in c and op not in TOLERANT_OPERATORS:
+    if "tolerance" in c and not OPERATORS[op].tolerant:
         errors.append(ContractError(f"check {name!r}: tolerance does not apply to {op}",
                                     key_location(c, "tolerance"), fix="remove the tolerance"))
     return errors
