@@ -7,7 +7,7 @@ from typing import Any
 
 from fakeai_contract.checks.operators import OPERATORS
 from fakeai_contract.model import Contract
-from fakeai_contract.plan import requests_by_model, total_requests
+from fakeai_contract.plan import AUTO, AUTO_TEXT, requests_by_model, total_requests
 
 
 
@@ -50,7 +50,7 @@ def explain(contract: Contract) -> str:
         kind = "streaming" if mix.is_streaming else "non-streaming"
         schema = mix.chunk_schema if mix.is_streaming else mix.response_schema
         out.append(f"  mix {mix.name}: {mix.count} x {kind}" + (f", each validated against {schema}" if schema else ""))
-    by_model = requests_by_model(contract)
+    by_model = {(f"{AUTO} ({AUTO_TEXT})" if m == AUTO else m): row for m, row in requests_by_model(contract).items()}
     if by_model:
         width = max(len(m) for m in by_model)
         out.append(f"  {'model':<{width}}  non-streaming  streaming")

@@ -31,6 +31,7 @@ class SkipReason(str, enum.Enum):
     """Why an entry was not run."""
 
     SERVER_NEVER_HEALTHY = "the server never became healthy"
+    NO_MODELS = "no models to send"
     DESELECTED = "deselected by tag"
     NO_LOG_SOURCE = "no log source: use --serve, --serve-reference or --log-file"
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from fakeai_contract.model import Contract, MixEntry
+
+#: A `load.models` (or mix entry `models`) name that stands for the models the server lists.
+AUTO = "auto"
+#: Where `auto` is discovered, against the server root as every contract path is.
+MODELS_PATH = "/v1/models"
+AUTO_TEXT = f"discovered from {MODELS_PATH} at run time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,42 @@ def models_for(contract: Contract, mix: MixEntry) -> tuple[str, ...]:
         model = mix.body.get("model")
         models = (model,) if isinstance(model, str) else ("default",)
     return tuple(models)
+
+
+def uses_auto(contract: Contract) -> bool:
+    """Whether any model list of CONTRACT names `auto` (the served models are discovered)."""
+    lists = [contract.load.models, *(m.models or () for m in contract.load.mix)]
+    return any(AUTO in models for models in lists)
+
+
+def _resolved(models: tuple[str, ...], served: tuple[str, ...]) -> tuple[str, ...]:
+    if AUTO not in models:
+        return models
+    explicit = [m for m in models if m != AUTO]
+    out: list[str] = []
+    for name in models:
+        for m in ([n for n in served if n not in explicit] if name == AUTO else [name]):
+            if m not in out:
+                out.append(m)
+    return tuple(out)
+
+
+def with_served_models(contract: Contract, served: tuple[str, ...]) -> Contract:
+    """CONTRACT with every `auto` replaced by SERVED (in order, without the names listed beside it)."""
+    load = contract.load
+    mix = tuple(dataclasses.replace(m, models=_resolved(m.models, served)) if m.models else m for m in load.mix)
+    return dataclasses.replace(contract, load=dataclasses.replace(load, models=_resolved(load.models, served),
+                                                                  mix=mix))
+
+
+def planned_models(contract: Contract) -> list[str]:
+    """The models the load sends to, in the order the plan first uses them (the client's `models`)."""
+    out: dict[str, None] = {}
+    for mix in contract.load.mix:
+        models = models_for(contract, mix)
+        # a duration run cycles the mix, so every model of an entry is reached in the end
+        out.update(dict.fromkeys(models if contract.load.duration is not None else models[:mix.count]))
+    return list(out)
 
 
 def total_requests(contract: Contract) -> int:

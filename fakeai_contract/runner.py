@@ -9,6 +9,7 @@ so an interrupt keeps everything recorded so far.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any, Iterable, Mapping
 
 from fakeai_contract import document, expr
@@ -17,10 +18,12 @@ from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.context import RunContext, RunOptions
 from fakeai_contract.ledger import Entry, Ledger, SkipReason, Status
 from fakeai_contract.model import Contract
+from fakeai_contract.plan import uses_auto, with_served_models
 from fakeai_contract.phases import endpoints as endpoint_phase
 from fakeai_contract.phases.checks import run_checks
 from fakeai_contract.phases.health import wait_healthy
 from fakeai_contract.phases.logs import check_logs
+from fakeai_contract.phases.models import discover
 from fakeai_contract.phases.traffic import run_traffic
 from fakeai_contract.transport import HttpClient, Transport
 
@@ -51,8 +54,7 @@ def new_ledger(contract: Contract) -> Ledger:
     return Ledger(contract=contract.name, target=contract.target.base_url)
 
 
-def _skipped_after_unhealthy(ctx: RunContext) -> Iterable[Entry]:
-    reason = SkipReason.SERVER_NEVER_HEALTHY.value
+def _skipped(ctx: RunContext, reason: str) -> Iterable[Entry]:
     for mix in ctx.contract.load.mix:
         yield Entry(f"load/{mix.name}", "load", f"{mix.name} x{mix.count}", Status.SKIP, message=reason,
                     tags=("request",), location=ctx.location(mix))
@@ -100,9 +102,19 @@ async def run_phases(ctx: RunContext, transport: HttpClient, ledger: Ledger) -> 
     ledger.add(health.entry)
     ledger.healthy = health.healthy
     if not health.healthy:
-        _record(ledger, _skipped_after_unhealthy(ctx))
+        _record(ledger, _skipped(ctx, SkipReason.SERVER_NEVER_HEALTHY.value))
         ledger.add(check_logs(ctx))
         return ledger
+    if uses_auto(contract):
+        found = await discover(ctx, transport)
+        ledger.add(found.entry)
+        if not found.ok:
+            # nothing to send to: the load, and the checks that read what it would have done, are skipped
+            _record(ledger, _skipped(ctx, f"{SkipReason.NO_MODELS.value}: {found.problem}"))
+            ledger.add(check_logs(ctx))
+            return ledger
+        contract = with_served_models(contract, found.served)
+        ctx = dataclasses.replace(ctx, contract=contract)
     before: Mapping[str, Any] = {}
     if contract.endpoints:
         ctx.notify("phase", name="snapshot")

@@ -75,6 +75,8 @@ class MisbehavingServer:
         self.nesting = 100_000      # metrics_deep: far deeper than any recursive decoder allows
         self.latency = 0.0          # seconds before each chat answer
         self.redirect_to = ""       # redirect_elsewhere: the base URL /metrics is redirected to
+        # GET /v1/models: None is 404 (not served), "hang" never answers, else (status, type, body)
+        self.models_answer: tuple[int, str, bytes] | str | None = None
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
@@ -142,7 +144,7 @@ class MisbehavingServer:
         path = request.path.split("?", 1)[0]
         if path == "/v1/chat/completions" and request.method == "POST":
             return self._chat
-        table = {"/health": self._health, **{p: self._metrics for p in METRIC_PATHS}}
+        table = {"/health": self._health, "/v1/models": self._models, **{p: self._metrics for p in METRIC_PATHS}}
         return table.get(path, _not_found)
 
     async def _health(self, request: Request, reader, writer) -> None:
@@ -154,6 +156,15 @@ class MisbehavingServer:
             await _send(writer, 200, "text/plain", b"")      # vLLM's and llama.cpp's /health
         else:
             await _send_json(writer, {"status": "healthy", "ready": True})
+
+    async def _models(self, request: Request, reader, writer) -> None:
+        answer = self.models_answer
+        if answer is None:
+            await _not_found(request, reader, writer)
+        elif answer == "hang":
+            await _hold(reader)
+        else:
+            await _send(writer, *answer)
 
     # -- chat -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from fakeai_contract.errors import ContractError
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Lint every contract named; one line each; exit 2 if any is invalid."""
     from fakeai_contract.contract import load_contract
-    from fakeai_contract.plan import total_requests
+    from fakeai_contract.plan import AUTO, AUTO_TEXT, total_requests, uses_auto
 
     values = overrides(args.sets)
     failed = 0
@@ -25,7 +25,8 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             print(redacted(exc.render(), args.sets), file=stderr)
             continue
         print(f"ok: {ref}: {total_requests(c)} requests, {len(c.endpoints)} endpoints, "
-              f"{len(c.checks)} checks", file=stdout)
+              f"{len(c.checks)} checks" + (f"; models: {AUTO} ({AUTO_TEXT})" if uses_auto(c) else ""),
+              file=stdout)
         for removal in c.removed:
             print(f"  removes {removal}", file=stdout)
     return exit_codes.INVALID if failed else exit_codes.OK

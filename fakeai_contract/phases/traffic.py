@@ -18,7 +18,7 @@ from fakeai_contract.model import MixEntry
 from fakeai_contract.monitor import SKEWED, Monitor
 from fakeai_contract.phases.drive import drive
 from fakeai_contract.phases.workers import dealt, run_workers, share
-from fakeai_contract.plan import PlannedRequest, iter_requests, models_for, total_requests
+from fakeai_contract.plan import PlannedRequest, iter_requests, models_for, planned_models, total_requests
 from fakeai_contract.transport import HttpClient
 
 _FIRST = 5   # how many individual problems an aggregated entry keeps
@@ -118,7 +118,7 @@ class _Load:
             paced = await drive(load, iter_requests(self.contract), self._one, self.monitor, self.total)
         runner = self.monitor.summary()
         # the achieved pacing and the client's own health are checkable by contracts
-        client = {**self.stats.to_dict(), "runner": runner, "load": paced}
+        client = {**self.stats.to_dict(), "models": planned_models(self.contract), "runner": runner, "load": paced}
         entries = (*self._aggregates(), *self._saturation(runner))
         return TrafficResult(client, paced, self.stats.timeline_dict(), entries)
 
