@@ -9,7 +9,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .chat import ChatCompletions
@@ -44,6 +44,10 @@ def build_app(options: ReferenceOptions, state: ReferenceState | None = None) ->
             return JSONResponse(err.body(), status_code=404)
         return JSONResponse(state.model_card(name))
 
+    async def prometheus(request: Request) -> Response:
+        body, content_type = state.prometheus.render(request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         # Load anyio's backend now: the first stream would otherwise pay ~20 ms of TTFT for it.
@@ -73,6 +77,7 @@ def build_app(options: ReferenceOptions, state: ReferenceState | None = None) ->
         Route("/metrics/errors", _document(state.error_metrics), methods=["GET"]),
         Route("/metrics/streaming", _document(state.streaming), methods=["GET"]),
         Route("/metrics/slo", _document(state.slo), methods=["GET"]),
+        Route("/metrics/prometheus", prometheus, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={404: _http_error, 405: _http_error})

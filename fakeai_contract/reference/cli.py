@@ -36,6 +36,7 @@ _seconds = _typed(float, lambda v: v >= 0, "seconds >= 0")
 _fraction = _typed(float, lambda v: 0 <= v <= 1, "a fraction between 0 and 1")
 _count = _typed(int, lambda v: v >= 0, "an integer >= 0")
 _port = _typed(int, lambda v: 0 <= v <= 65535, "a port between 0 and 65535 (0: a free port)")
+_factor = _typed(float, lambda v: 0 < v < float("inf"), "a factor > 0")
 _target = _typed(float, lambda v: 0 < v < 1, "a target strictly between 0 and 1")
 
 #: Option name, argparse keywords. Defaults come from ReferenceOptions, so both APIs agree.
@@ -55,7 +56,8 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
                             "help": "fraction of streams cut before the finish chunk and [DONE], "
                                     "still counted successful (default: %(default)s)"}),
     ("--miscount", {"metavar": "N", "type": _count,
-                    "help": "phantom requests added to /metrics total_requests (only) once it has served a request (default: %(default)s)"}),
+                    "help": "phantom requests added to /metrics total_requests and to /metrics/prometheus's request counter "
+                             "(nothing else) once it has served a request (default: %(default)s)"}),
     ("--event-lag", {"metavar": "S", "type": _seconds,
                      "help": "apply each metrics event this long after it was published (default: %(default)s)"}),
     ("--log-errors", {"action": "store_true", "help": "log a Traceback to stderr for every 500 served"}),
@@ -76,6 +78,9 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--timing-skew", {"metavar": "S", "type": _seconds,
                        "help": "with --flavor: every duration the Prometheus metrics record is S longer "
                                "than the one served (default: %(default)s)"}),
+    ("--prom-skew", {"metavar": "F", "type": _factor,
+                      "help": "/metrics/prometheus records every duration (TTFT, inter-token and request latency) "
+                              "multiplied by F (its histograms lie; the responses keep their timing) (default: %(default)s)"}),
     ("--api-key", {"metavar": "KEY",
                    "help": "with --flavor: answer 401 to requests without 'Authorization: Bearer KEY' "
                            "on the routes that server guards"}),

@@ -26,7 +26,7 @@ class ReferenceOptions:
     itl: float = 0.002
     error_rate: float = 0.0            # fraction of chat requests answered 500
     drop_stream_rate: float = 0.0      # fraction of streams cut before the finish chunk and [DONE]
-    miscount: int = 0                  # phantom requests added to /metrics total_requests only
+    miscount: int = 0                  # phantom requests added to the request counts of /metrics and /metrics/prometheus
     event_lag: float = 0.0             # each event is applied this long after it was published
     log_errors: bool = False           # log a Traceback for every 500 served
     seed: int | None = None            # makes error and drop decisions reproducible
@@ -39,6 +39,7 @@ class ReferenceOptions:
     flavor: str | None = None          # look like vllm, sglang, tgi, llamacpp or litellm (flavors/)
     timing_skew: float = 0.0           # a flavor's Prometheus durations read this much longer than served
     api_key: str | None = None         # a flavor answers 401 without "Authorization: Bearer KEY"
+    prom_skew: float = 1.0             # /metrics/prometheus records TTFT, ITL and latency times this
 
     def __post_init__(self) -> None:
         from .flavors import NAMES
@@ -52,6 +53,8 @@ class ReferenceOptions:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
         if not 0.0 < self.slo_target < 1.0:
             raise ValueError(f"slo_target must be strictly between 0 and 1, got {self.slo_target!r}")
+        if not (self.prom_skew > 0 and self.prom_skew != float("inf")):
+            raise ValueError(f"prom_skew must be a factor > 0, got {self.prom_skew!r}")
         if self.stall_after < 0:
             raise ValueError(f"stall_after must be >= 0, got {self.stall_after!r}")
         if self.crash_after < 0:

@@ -27,6 +27,11 @@ class ReferenceState:
         self.streams = StreamTracker()
         for tracker in (self.requests, self.errors, self.streams):
             self.bus.subscribe(tracker.subscriptions())
+        self.prometheus = None
+        if not options.flavor:
+            from .prom import PrometheusMetrics
+            self.prometheus = PrometheusMetrics(prom_skew=options.prom_skew, miscount=options.miscount)
+            self.bus.subscribe(self.prometheus.subscriptions())
         self.faults = Faults(options.error_rate, options.drop_stream_rate, options.seed)
         self.flavor = None
         self.surface = None

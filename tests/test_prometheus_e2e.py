@@ -1,0 +1,146 @@
+"""The reference server's /metrics/prometheus, and the fakeai-prometheus contract against it.
+
+The contract uses only metric(), delta.<endpoint> and the histogram functions; it passes on a clean
+server and each of its checks fails under the fault it guards against.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fakeai_contract import expr, prometheus
+from fakeai_contract.contract import load_contract
+from fakeai_contract.reference import ReferenceOptions, ReferenceServer
+
+from tests.reference_helpers import CHAT, chat_body, get_json, session, stream_raw, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def scrape(http, base_url: str, accept: str | None = None) -> dict:
+    r = http.get(base_url + "/metrics/prometheus", headers={"Accept": accept} if accept else {}, timeout=5)
+    assert r.status_code == 200
+    return prometheus.parse(r.text, r.headers["content-type"])
+
+
+def value(doc: dict, expression: str):
+    return expr.search(expression, {"d": doc})
+
+
+def settled(http, base_url: str) -> dict:
+    """The exposition once every published event has been applied."""
+    wait_until(lambda: get_json(http, base_url, "/metrics/events")["queue_depth"] == 0)
+    return scrape(http, base_url)
+
+
+def _traffic(http, base_url: str) -> None:
+    for i in range(3):
+        assert stream_raw(http, base_url, chat_body(stream=True, max_tokens=4))[0] == 200
+    assert http.post(base_url + CHAT, json=chat_body(model="gpt-3.5-turbo", max_tokens=5), timeout=5).status_code == 200
+    assert http.post(base_url + CHAT, json={"model": "gpt-4"}, timeout=5).status_code == 400
+
+
+def test_counts_requests_by_model_and_status_tokens_and_one_observation_each():
+    with ReferenceServer(ReferenceOptions(latency=0.0, ttft=0.004, itl=0.002)) as srv, session() as http:
+        _traffic(http, srv.base_url)
+        d = settled(http, srv.base_url)
+    assert value(d, "metric(d, 'fakeai_chat_requests_total{model=\"gpt-4\", status=\"200\"}')") == 3
+    assert value(d, "metric(d, 'fakeai_chat_requests_total{model=\"gpt-3.5-turbo\"}')") == 1
+    assert value(d, "metric(d, 'fakeai_chat_requests_total{status=\"400\"}')") == 1
+    assert value(d, "metric(d, 'fakeai_completion_tokens_total')") == 3 * 4 + 5
+    assert value(d, "histogram_count(d, 'fakeai_time_to_first_token_seconds')") == 3      # streams only
+    assert value(d, "histogram_count(d, 'fakeai_inter_token_latency_seconds')") == 3 * 3
+    assert value(d, "histogram_count(d, 'fakeai_request_latency_seconds')") == 5          # the 400 too
+    assert value(d, "metric(d, 'fakeai_requests_running')") == 0
+    ttft = value(d, "histogram_mean(d, 'fakeai_time_to_first_token_seconds')")
+    assert 0.004 <= ttft < 0.004 + 0.003                                                # what it served
+
+
+def test_prom_skew_scales_the_durations_it_records_and_nothing_else():
+    with ReferenceServer(ReferenceOptions(latency=0.0, ttft=0.004, itl=0.002, prom_skew=5.0)) as srv, session() as http:
+        _traffic(http, srv.base_url)
+        d = settled(http, srv.base_url)
+        streaming = get_json(http, srv.base_url, "/metrics/streaming")
+    assert 5 * 0.004 <= value(d, "histogram_mean(d, 'fakeai_time_to_first_token_seconds')") < 5 * 0.007
+    assert value(d, "histogram_mean(d, 'fakeai_inter_token_latency_seconds')") >= 5 * 0.0015
+    assert streaming["ttft_percentiles"]["p50"] < 0.007                                 # the stream's real timing
+    assert value(d, "metric(d, 'fakeai_chat_requests_total')") == 5
+
+
+def test_miscount_shows_in_the_request_counter_only():
+    with ReferenceServer(ReferenceOptions(latency=0.0, ttft=0.002, itl=0.001, miscount=4)) as srv, session() as http:
+        d0 = scrape(http, srv.base_url)
+        _traffic(http, srv.base_url)
+        d = settled(http, srv.base_url)
+    assert value(d0, "metric(d, 'fakeai_chat_requests_total')") is None                 # nothing before traffic
+    delta = prometheus.delta(d, d0)
+    assert value(delta, "metric(d, 'fakeai_chat_requests_total{status=\"200\"}')") == 4 + 4
+    assert value(delta, "metric(d, 'fakeai_completion_tokens_total')") == 3 * 4 + 5
+
+
+def test_error_rate_shows_in_the_status_labels():
+    with ReferenceServer(ReferenceOptions(latency=0.0, ttft=0.002, itl=0.001, error_rate=1.0)) as srv, \
+            session() as http:
+        for _ in range(3):
+            assert http.post(srv.base_url + CHAT, json=chat_body(), timeout=5).status_code == 500
+        d = settled(http, srv.base_url)
+    assert value(d, "metric(d, 'fakeai_chat_requests_total{status=\"500\"}')") == 3
+    assert value(d, "metric(d, 'fakeai_chat_requests_total{status=\"200\"}')") is None
+
+
+def test_openmetrics_when_asked():
+    with ReferenceServer(ReferenceOptions(latency=0.0, ttft=0.002, itl=0.001)) as srv, session() as http:
+        _traffic(http, srv.base_url)
+        wait_until(lambda: get_json(http, srv.base_url, "/metrics/events")["queue_depth"] == 0)
+        d = scrape(http, srv.base_url, accept="application/openmetrics-text; version=1.0.0")
+    assert d["_format"] == "openmetrics"
+    assert value(d, "metric(d, 'fakeai_chat_requests_total')") == 5
+    assert value(d, "histogram_count(d, 'fakeai_time_to_first_token_seconds')") == 3
+
+
+# --- the fakeai-prometheus contract end to end -------------------------------------------------
+
+def bad(ledger: dict) -> dict[str, str]:
+    return {e["id"]: e["message"] for e in ledger["entries"] if e["status"] in ("fail", "error")}
+
+
+def run(cli, *args: str):
+    return cli("run", "fakeai-prometheus", "--serve-reference", *args, "--report", "json:-", "--quiet")
+
+
+COUNTS = {"check/chat-requests-counted-equal-requests-sent", "check/every-request-answered-200"}
+TIMING = {"check/server-ttft-p50-agrees-with-the-client-s", "check/server-itl-p50-agrees-with-the-client-s",
+          "check/server-latency-mean-is-no-more-than-the-client-s",
+          "check/server-ttft-total-is-no-more-than-the-client-s-p99-per-stream"}
+STATUS = {"check/every-request-answered-200", "check/no-server-error"}
+#: the fault, the checks that must catch it, and checks that must not fail under it
+FAULTS = {
+    "--miscount=3": (COUNTS, TIMING | {"check/no-server-error", "check/completion-tokens-equal-usage"}),
+    "--prom-skew=3": (TIMING, COUNTS | STATUS),
+    "--error-rate=0.3": (STATUS, {"check/chat-requests-counted-equal-requests-sent"}),
+}
+
+
+def test_contract_passes_on_a_clean_reference_server(cli):
+    r = run(cli)
+    assert r.code == 0, bad(r.ledger)
+    ids = {c.id for c in load_contract("fakeai-prometheus").checks}
+    assert {e["id"]: e["status"] for e in r.ledger["entries"] if e["id"] in ids} == dict.fromkeys(ids, "pass")
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_check_fails_under_the_fault_it_guards_against(cli, fault):
+    r = run(cli, f"--reference-arg={fault}", "--reference-arg=--seed=3")
+    caught, spared = FAULTS[fault]
+    assert r.code == 1
+    assert caught <= set(bad(r.ledger)), bad(r.ledger)
+    assert not spared & set(bad(r.ledger)), bad(r.ledger)
+
+
+def test_counts_read_before_the_server_applied_them_fail(cli):
+    """Events applied 0.5 s late and a 0.2 s settle: every count and histogram is short."""
+    r = run(cli, "--reference-arg=--event-lag=0.5", "--set", "SETTLE_TIMEOUT=0.2")
+    failed = bad(r.ledger)
+    assert r.code == 1
+    assert {"check/prompt-tokens-equal-usage", "check/completion-tokens-equal-usage",
+            "check/one-ttft-observation-per-completed-stream", "check/one-latency-observation-per-request"} <= set(failed)
