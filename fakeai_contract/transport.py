@@ -2,7 +2,9 @@
 
 Every operation has a total deadline (connect, headers and the whole body, stream included), a
 cap on the silence between reads, a cap on the body size and on redirects. Whatever the server
-does, the caller gets a value describing it, never an exception.
+does, the caller gets a value describing it (`error`, and its `kind` from `transport_failures`),
+never an exception. Only network errors are caught: a bug in our own decoding is raised, not
+reported as the server's fault.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import aiohttp
 
 from fakeai_contract.model import Target
 from fakeai_contract.sse import Event, SSEParser
+from fakeai_contract.transport_failures import NETWORK_ERRORS, BodyTooLarge, Failure, Kind, from_exception
 
 _SNIPPET = 200
 
@@ -25,10 +28,6 @@ _SNIPPET = 200
 def _snippet(raw: bytes) -> str:
     text = raw[:_SNIPPET].decode("utf-8", errors="replace")
     return text + ("…" if len(raw) > _SNIPPET else "")
-
-
-class BodyTooLarge(Exception):
-    """The response body went past the configured cap."""
 
 
 @dataclass(slots=True)
@@ -44,6 +43,11 @@ class Fetched:
     elapsed_s: float = 0.0
     bytes: int = 0
     content_type: str = ""
+    kind: Kind | None = None          # what kind of failure `error` describes
+
+    def fail(self, failure: Failure) -> None:
+        """Record FAILURE as why this fetch is not ok."""
+        self.ok, self.error, self.kind = False, failure.message, failure.kind
 
 
 @dataclass(slots=True)
@@ -65,6 +69,11 @@ class StreamResult:
     bytes: int = 0
     invalid_chunks: list[str] = field(default_factory=list)   # first schema errors, capped
     invalid_chunk_count: int = 0
+    kind: Kind | None = None           # what kind of failure `error` describes
+
+    def fail(self, failure: Failure) -> None:
+        """Record FAILURE as why this stream is not ok."""
+        self.ok, self.error, self.kind = False, failure.message, failure.kind
 
 
 def _ssl(target: Target) -> ssl.SSLContext | bool:
@@ -147,12 +156,13 @@ class Transport:
                     result.http_status = resp.status
                     result.content_type = resp.headers.get("Content-Type", "")
                     raw = await self._read_body(resp)
-            result.bytes = len(raw)
+        except NETWORK_ERRORS as exc:
             result.elapsed_s = time.monotonic() - t0
-            _decode(result, raw, fmt)
-        except Exception as exc:  # noqa: BLE001 - every failure of the server becomes a finding
-            result.elapsed_s = time.monotonic() - t0
-            result.error = describe_exception(exc, deadline)
+            result.fail(from_exception(exc, deadline))
+            return result
+        result.bytes = len(raw)
+        result.elapsed_s = time.monotonic() - t0
+        _decode(result, raw, fmt)
         return result
 
     async def stream(self, path: str, body: Any, *, on_chunk: Callable[[dict], str | None] | None = None,
@@ -164,12 +174,7 @@ class Transport:
         url = self.url(path)
         result = StreamResult(url=url, ok=False)
         deadline = timeout if timeout is not None else self.target.request_timeout
-        cap = self.target.max_body_bytes
-        parser = SSEParser()
-        now = time.monotonic
-        t0 = now()
-        last_token = 0.0
-        itl = result.itl_s
+        t0 = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
                 async with self._session.post(url, json=body, max_redirects=self.target.max_redirects,
@@ -179,48 +184,64 @@ class Transport:
                     if resp.status >= 400 or "text/event-stream" not in ctype:
                         raw = await self._read_body(resp)
                         result.bytes = len(raw)
-                        result.error = _http_problem(resp.status, ctype, raw, "text/event-stream")
-                        result.elapsed_s = now() - t0
-                        return result
-                    async for data in resp.content.iter_any():
-                        stamp = now()
-                        result.bytes += len(data)
-                        if result.bytes > cap:
-                            raise BodyTooLarge(f"stream exceeds the cap of {cap} bytes")
-                        tokens = 0
-                        for event in parser.feed(data):
-                            problem, found = _on_event(result, event, on_chunk)
-                            if problem:
-                                result.error = problem
-                                result.elapsed_s = now() - t0
-                                return result
-                            tokens += found
-                            if result.done:
-                                break
-                        if tokens:
-                            # one stamp per arrival: every content delta in it arrived together
-                            if result.ttft_s is None:
-                                result.ttft_s = stamp - t0
-                            else:
-                                itl.append(stamp - last_token)
-                            if tokens > 1:
-                                itl.extend([0.0] * (tokens - 1))
-                            last_token = stamp
-                        if result.done:
-                            break
-            result.elapsed_s = now() - t0
-            if not result.done:
-                result.error = ("stream ended without data: [DONE]"
-                                + (" and without a finish_reason" if result.finish_reason is None else "")
-                                + f" after {result.chunks} chunks")
-            elif result.finish_reason is None:
-                result.error = "stream ended with [DONE] but no chunk carried a finish_reason"
-            else:
-                result.ok = True
-        except Exception as exc:  # noqa: BLE001 - every failure of the server becomes a finding
-            result.elapsed_s = now() - t0
-            result.error = describe_exception(exc, deadline, streaming=True, chunks=result.chunks)
+                        failure = _http_problem(resp.status, ctype, raw, "text/event-stream")
+                    else:
+                        failure = await self._consume(resp, result, on_chunk, t0)
+        except NETWORK_ERRORS as exc:
+            failure = from_exception(exc, deadline, chunks=result.chunks)
+        result.elapsed_s = time.monotonic() - t0
+        failure = failure or _stream_end(result)
+        if failure is None:
+            result.ok = True
+        else:
+            result.fail(failure)
         return result
+
+    async def _consume(self, resp: aiohttp.ClientResponse, result: StreamResult, on_chunk: ChunkCheck | None,
+                       t0: float) -> Failure | None:
+        """Read the SSE body into RESULT until [DONE] or its end; the protocol failure it broke off at."""
+        cap = self.target.max_body_bytes
+        parser = SSEParser()
+        now = time.monotonic
+        last_token = 0.0
+        itl = result.itl_s
+        async for data in resp.content.iter_any():
+            stamp = now()
+            result.bytes += len(data)
+            if result.bytes > cap:
+                raise BodyTooLarge(f"stream exceeds the cap of {cap} bytes")
+            tokens = 0
+            for event in parser.feed(data):
+                problem, found = _on_event(result, event, on_chunk)
+                if problem:
+                    return Failure(Kind.STREAM, problem)
+                tokens += found
+                if result.done:
+                    break
+            if tokens:
+                # one stamp per arrival: every content delta in it arrived together
+                if result.ttft_s is None:
+                    result.ttft_s = stamp - t0
+                else:
+                    itl.append(stamp - last_token)
+                if tokens > 1:
+                    itl.extend([0.0] * (tokens - 1))
+                last_token = stamp
+            if result.done:
+                break
+        return None
+
+
+def _stream_end(result: StreamResult) -> Failure | None:
+    """What is wrong with how a stream that was read to its end ended, if anything."""
+    if not result.done:
+        return Failure(Kind.STREAM, "stream ended without data: [DONE]"
+                       + (" and without a finish_reason" if result.finish_reason is None else "")
+                       + f" after {result.chunks} chunks")
+    if result.finish_reason is None:
+        return Failure(Kind.STREAM, "stream ended with [DONE] but no chunk carried a finish_reason")
+    return None
+
 
 def _on_event(result: StreamResult, event: Event, on_chunk) -> tuple[str | None, int]:
     """Apply one SSE event to RESULT; return (problem, number of content deltas it carried)."""
@@ -285,11 +306,8 @@ def strict_json(raw: bytes | str) -> Any:
 def _decode(result: Fetched, raw: bytes, fmt: str) -> None:
     status = result.http_status or 0
     if status >= 400:
-        result.error = _http_problem(status, result.content_type, raw, "application/json")
-        try:
-            result.document = json.loads(raw)
-        except ValueError:
-            pass
+        result.fail(_http_problem(status, result.content_type, raw, "application/json"))
+        result.document = _json_or_none(raw)
         return
     if fmt != "json":
         result.text = raw.decode("utf-8", errors="replace")
@@ -301,53 +319,27 @@ def _decode(result: Fetched, raw: bytes, fmt: str) -> None:
         kind = result.content_type.split(";")[0] or "no content type"
         # A JSON content type with a broken body is a different finding from HTML or plain text.
         what = f"invalid JSON ({exc})" if "json" in kind.lower() else f"expected JSON, got {kind}"
-        result.error = f"HTTP {status}: {what}: {_snippet(raw)!r}"
+        result.fail(Failure(Kind.NOT_JSON, f"HTTP {status}: {what}: {_snippet(raw)!r}"))
         return
     result.ok = True
 
 
-def _http_problem(status: int, ctype: str, raw: bytes, wanted: str) -> str:
+def _json_or_none(raw: bytes) -> Any:
+    """RAW decoded as JSON, or None when it is not JSON (an error answer's body may be anything)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _http_problem(status: int, ctype: str, raw: bytes, wanted: str) -> Failure:
     if status >= 400:
+        doc = _json_or_none(raw)
         message = None
-        try:
-            doc = json.loads(raw)
-            if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
-                message = doc["error"].get("message")
-            elif isinstance(doc, dict):
-                message = doc.get("detail") or doc.get("message")
-        except ValueError:
-            pass
-        return f"HTTP {status}: {message or _snippet(raw) or 'empty body'}"
+        if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
+            message = doc["error"].get("message")
+        elif isinstance(doc, dict):
+            message = doc.get("detail") or doc.get("message")
+        return Failure(Kind.HTTP_STATUS, f"HTTP {status}: {message or _snippet(raw) or 'empty body'}")
     kind = ctype.split(";")[0] or "no content type"
-    return f"HTTP {status}: expected {wanted}, got {kind}: {_snippet(raw)!r}"
-
-
-def describe_exception(exc: BaseException, deadline: float, *, streaming: bool = False, chunks: int = 0) -> str:
-    """A one-line account of a transport failure, as the user reads it in the ledger."""
-    after = f" after {chunks} chunks" if streaming and chunks else ""
-    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ServerTimeoutError):
-        return f"no complete answer within the deadline of {deadline:g}s{after}"
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return f"the server went silent (read timeout){after}"
-    if isinstance(exc, BodyTooLarge):
-        return str(exc)
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        return f"too many redirects ({len(exc.history)})"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect: {exc.os_error.strerror or exc}" if exc.os_error else f"cannot connect: {exc}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return f"the server closed the connection{after}"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        # aiohttp's text nests reprs of two exceptions; say what happened and the parser's reason.
-        how = " by a connection reset" if "ConnectionResetError" in str(exc) else ""
-        reason = getattr(exc.__cause__, "message", None) or str(exc)
-        return f"the response body was cut off{how}{after}: {reason}"
-    if isinstance(exc, (ConnectionResetError, aiohttp.ClientOSError)):
-        return f"connection reset{after}: {exc}"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"invalid HTTP response: {exc.message}"
-    if isinstance(exc, aiohttp.InvalidURL):
-        return f"invalid URL: {exc}"
-    if isinstance(exc, aiohttp.ClientError):
-        return f"{type(exc).__name__}: {exc}"
-    return f"{type(exc).__name__}: {exc}"
+    return Failure(Kind.CONTENT_TYPE, f"HTTP {status}: expected {wanted}, got {kind}: {_snippet(raw)!r}")

@@ -3,7 +3,8 @@
 By default it answers `/health`, `/v1/chat/completions` (JSON and SSE) and the five metrics
 endpoints of the shipped contract correctly, with counts consistent with what it served. Given a
 MODE it breaks one thing the way real servers do: resets, truncations, stalls, trickles, huge
-bodies and gzip bombs, redirect loops, NaN and absurdly nested JSON, wrong types, lying counts.
+bodies, gzip bombs and bodies that are not gzip, another protocol on the port, redirect loops,
+NaN and absurdly nested JSON, wrong types, lying counts.
 Raw sockets, because a framework would not let it misbehave. Run it as a process with
 `python tests/misbehaving_server.py MODE --port P` (see `main`).
 """
@@ -26,7 +27,8 @@ MODES = (
     "stream_stall", "stream_invalid_json", "metrics_invalid_json", "metrics_wrong_types",
     "metrics_hang", "metrics_trickle", "metrics_huge", "metrics_huge_chunked", "redirect_loop",
     "counts_disagree", "events_never_published", "metrics_nan", "metrics_deep", "metrics_gzip_bomb",
-    "redirect_elsewhere", "wrong_model", "bad_usage", "health_empty",
+    "redirect_elsewhere", "wrong_model", "bad_usage", "health_empty", "metrics_bad_gzip",
+    "metrics_not_http",
 )
 
 HUGE_BYTES = 64 * 1024 * 1024
@@ -301,6 +303,15 @@ class MisbehavingServer:
         writer.write(_head(200, "application/json", len(body), extra="Content-Encoding: gzip\r\n") + body)
         await writer.drain()
 
+    async def _bad_gzip(self, reader, writer) -> None:
+        body = json.dumps(self.metrics_document("/metrics")).encode()      # says gzip, is not
+        writer.write(_head(200, "application/json", len(body), extra="Content-Encoding: gzip\r\n") + body)
+        await writer.drain()
+
+    async def _not_http(self, reader, writer) -> None:
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")      # another protocol on the port
+        await writer.drain()
+
     async def _redirect_elsewhere(self, reader, writer) -> None:
         writer.write(f"HTTP/1.1 302 Found\r\nLocation: {self.redirect_to}/metrics\r\nContent-Length: 0\r\n"
                      "Connection: close\r\n\r\n".encode())
@@ -327,6 +338,8 @@ _METRICS_FAULTS: dict[str, Callable[[MisbehavingServer, asyncio.StreamReader, as
     "metrics_deep": MisbehavingServer._deep,
     "metrics_gzip_bomb": MisbehavingServer._gzip_bomb,
     "redirect_elsewhere": MisbehavingServer._redirect_elsewhere,
+    "metrics_bad_gzip": MisbehavingServer._bad_gzip,
+    "metrics_not_http": MisbehavingServer._not_http,
 }
 
 

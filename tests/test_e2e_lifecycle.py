@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract.lifecycle import ServerProcess, free_port, reference_command
-from tests.conftest import marked_processes
+from tests.helpers import marked_processes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -125,7 +125,7 @@ def test_a_server_command_that_does_not_exist_is_exit_2_without_a_report(cli):
 
 def test_runs_from_a_worker_thread_without_touching_signal_handlers(tmp_path, monkeypatch):
     import threading
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     monkeypatch.chdir(tmp_path)
     box = {}

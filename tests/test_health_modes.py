@@ -8,7 +8,7 @@ import pytest
 
 from fakeai_contract.contract import load_contract
 from fakeai_contract.errors import ContractError
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.misbehaving_server import MisbehavingServer
 
 TARGETS = Path(__file__).parent / "data" / "contracts" / "targets"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fakeai_contract.reference import ReferenceOptions, ReferenceServer
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from fakeai_contract.cli import main
 
 

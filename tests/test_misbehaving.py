@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract.lifecycle import free_port
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.misbehaving_server import MisbehavingServer
 
 SMALL = str(Path(__file__).parent / "data" / "contracts" / "hardening" / "small.yaml")
@@ -44,6 +44,8 @@ CASES = {
     "metrics_nan": {"endpoint/metrics": ("fail", "invalid JSON (NaN is not a JSON value)")},
     "metrics_deep": {"endpoint/metrics": ("fail", "invalid JSON (maximum recursion depth exceeded")},
     "metrics_gzip_bomb": {"endpoint/metrics": ("fail", "exceeds the cap of 8388608 bytes")},
+    "metrics_bad_gzip": {"endpoint/metrics": ("fail", "could not be decompressed: Can not decode content-encoding: gzip")},
+    "metrics_not_http": {"endpoint/metrics": ("fail", "invalid HTTP response")},
     "wrong_model": {"check/responses/non-streaming/model": ("fail", "asked for 'gpt-4', the answer names 'some-other-model'"),
                     "check/responses/streaming/model": ("fail", "the answer names 'some-other-model'")},
     "bad_usage": {"check/responses/non-streaming/usage": ("fail", "total_tokens 15 != prompt_tokens 9 + completion_tokens 5"),
@@ -60,6 +62,7 @@ _DEPENDENT = {
     "metrics_trickle": _READS_METRICS, "metrics_huge": _READS_METRICS,
     "metrics_huge_chunked": _READS_METRICS, "redirect_loop": _READS_METRICS,
     "metrics_nan": _READS_METRICS, "metrics_deep": _READS_METRICS, "metrics_gzip_bomb": _READS_METRICS,
+    "metrics_bad_gzip": _READS_METRICS, "metrics_not_http": _READS_METRICS,
     "chat_500": {"load/non-streaming/2", "load/streaming/1"},
     "chat_not_json": {"load/non-streaming/2", "load/streaming/2"},
     "chat_reset": {"load/non-streaming/2", "load/streaming/2"},

@@ -12,7 +12,7 @@ from fakeai_contract import resources
 from fakeai_contract.contract import load_contract
 from fakeai_contract.contract.positions import load_file
 from fakeai_contract.errors import ContractError
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 TARGETS = Path(__file__).parent / "data" / "contracts" / "targets"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.misbehaving_server import MisbehavingServer
 
 HERE = Path(__file__).parent / "data" / "contracts" / "hardening"

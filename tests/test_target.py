@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract.reference import ReferenceOptions, ReferenceServer
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.tcp_proxy import RecordingProxy, self_signed_cert, server_context
 
 PASSWORD = "s3cr3t-pw-Zq"
