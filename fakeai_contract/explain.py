@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fakeai_contract.checks.operators import OPERATORS
-from fakeai_contract.model import Contract
+from fakeai_contract import expr
+from fakeai_contract.checks.operators import BUCKET, OPERATORS
+from fakeai_contract.checks.rules import expressions
+from fakeai_contract.model import Check, Contract
+from fakeai_contract.prometheus.calls import written_calls
 from fakeai_contract.plan import AUTO, AUTO_TEXT, requests_by_model, total_requests
 
 
@@ -19,6 +22,16 @@ def _rel(path: Any, contract: Contract) -> str:
     text = str(path)
     base = str(contract.source.parent)
     return text[len(base) + 1:] if text.startswith(base + "/") else text
+
+
+def _prometheus_calls(check: Check) -> list[str]:
+    """The check's Prometheus calls in words, each selector written out once."""
+    found: list[str] = []
+    for text in expressions(check):
+        found += (call.describe() for call in written_calls(expr.compile_expression(text).parsed))
+    if check.tolerance == BUCKET:
+        found.append("tolerance: the width of the bucket the server's quantile falls in")
+    return list(dict.fromkeys(found))
 
 
 def explain(contract: Contract) -> str:
@@ -75,6 +88,7 @@ def explain(contract: Contract) -> str:
         if c.tags:
             line += f" tags: {', '.join(c.tags)}"
         out.append(line)
+        out.extend(f"      {call}" for call in _prometheus_calls(c))
     logs = contract.logs
     if logs.fail_on:
         out.append("logs: fail on " + ", ".join(f"/{p}/" for p in logs.fail_on)

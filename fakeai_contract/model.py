@@ -96,6 +96,7 @@ class Endpoint:
     path: str
     schema: str | None = None
     format: str = "json"                 # json | prometheus
+    metrics: tuple[str, ...] | None = None   # prometheus: the metric names it declares (None: any)
     location: Location | None = None
 
 
@@ -116,7 +117,7 @@ class Check:
     that: str                            # JMESPath over the evaluation document
     op: str                              # a name in checks.operators.OPERATORS
     expected: Any = None                 # JMESPath string, literal, or [lo, hi] for between
-    tolerance: float | str | None = None  # absolute number or "N%"
+    tolerance: float | str | None = None  # absolute number, "N%", or "bucket" (checks.operators.BUCKET)
     severity: str = "error"
     tags: tuple[str, ...] = ()
     eventually: Eventually | None = None

@@ -105,7 +105,7 @@ def test_health_false_and_expect_load_into_the_model():
 ])
 def test_bad_health_settings_exit_2_with_the_fix(tmp_path, health, message, fix):
     path = tmp_path / "c.yaml"
-    path.write_text(f'contract: c\ntarget: {{base_url: "http://127.0.0.1:1"}}\nhealth: {health}\n')
+    path.write_text(f'contract: c\ntarget: {{base_url: "http://127.0.0.1:1"}}\nhealth: {health}\nversion: 1\n')
     with pytest.raises(ContractError) as info:
         load_contract(path, env={})
     assert message in info.value.message

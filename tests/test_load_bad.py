@@ -77,7 +77,7 @@ def test_deep_nesting_is_a_contract_error(tmp_path):
 def test_several_errors_are_reported_together(tmp_path):
     path = tmp_path / "many.yaml"
     path.write_text("contract: t\ntarget:\n  base_url: http://x\n  request_timeout: -1\nchekcs: []\n"
-                    "health: {interval: 0}\n")
+                    "health: {interval: 0}\nversion: 1\n")
     with pytest.raises(ContractError) as info:
         load_contract(path, env={})
     rendered = info.value.render()
@@ -88,6 +88,6 @@ def test_several_errors_are_reported_together(tmp_path):
 def test_extends_chain_too_deep(tmp_path):
     for i in range(20):
         (tmp_path / f"c{i}.yaml").write_text(f"extends: [c{i + 1}.yaml]\ncontract: c{i}\n")
-    (tmp_path / "c20.yaml").write_text("contract: end\ntarget: {base_url: 'http://x'}\n")
+    (tmp_path / "c20.yaml").write_text("contract: end\ntarget: {base_url: 'http://x'}\nversion: 1\n")
     with pytest.raises(ContractError, match="deeper than 16"):
         load_contract(tmp_path / "c0.yaml", env={})

@@ -119,6 +119,7 @@ load:
   mix:
     - {name: a, count: 4, body: {messages: []}}
     - {name: b, count: 1, models: [auto, extra], body: {messages: []}}
+version: 1
 """)
     contract = with_served_models(load_contract(path), ("x", "pinned", "y"))
     assert contract.load.models == ("pinned", "x", "y")

@@ -17,7 +17,7 @@ from fakeai_contract.ledger import Status
 
 #: The keys of a check that are not operators.
 CHECK_KEYS = {"name", "description", "that", "tolerance", "severity", "tags", "eventually", "remove"}
-HEAD = "contract: t\ntarget:\n  base_url: http://127.0.0.1:1\nendpoints: {m: {path: /m}}\nchecks:\n"
+HEAD = "contract: t\nversion: 1\ntarget:\n  base_url: http://127.0.0.1:1\nendpoints: {m: {path: /m}}\nchecks:\n"
 
 
 def _check_properties(schema: dict) -> dict:

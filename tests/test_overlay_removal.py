@@ -34,7 +34,10 @@ checks:
 
 
 def write(folder: Path, name: str, text: str) -> Path:
+    """Write a contract; one with `contract:` gets `version: 1` last, so its other lines keep their numbers."""
     path = folder / name
+    if text.startswith("contract:") and "\nversion:" not in text:
+        text = text + ("" if text.endswith("\n") else "\n") + "version: 1\n"
     path.write_text(text, encoding="utf-8")
     return path
 

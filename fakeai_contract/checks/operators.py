@@ -38,18 +38,30 @@ class NotANumber(TypeError):
         return f"{self.role or that} is {show(self.value)} ({type(self.value).__name__}), not a number"
 
 
+#: the tolerance that is the width of the bucket a check's histogram_quantile() falls in
+BUCKET = "bucket"
+
+
 @dataclass(frozen=True)
 class Tolerance:
-    """A check's tolerance as written (None, an absolute number or 'N%'); `slack` makes it absolute."""
+    """A check's tolerance as written (None, an absolute number, 'N%' or 'bucket'); `slack` makes it absolute."""
 
     given: float | str | None = None
+    bucket: tuple[float, float] | None = None    # for 'bucket': the server quantile's bucket (lower, upper]
 
     def slack(self, around: float) -> float:
-        """The absolute slack around the value AROUND ('2%' is relative to it)."""
+        """The absolute slack around the value AROUND ('2%' is relative to it, 'bucket' is its width)."""
+        if self.given == BUCKET:
+            return self.bucket[1] - self.bucket[0] if self.bucket else 0.0
         return tolerance_for(self.given, around)
 
     def __bool__(self) -> bool:
         return self.given not in (None, 0)
+
+    def __str__(self) -> str:
+        if self.given == BUCKET and self.bucket:
+            return f"bucket ({show(self.bucket[0])}, {show(self.bucket[1])}]"
+        return str(self.given)
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,7 @@ def _ordering(symbol: str, test: Callable[[float, float], bool], widen: int):
         exp = _number("expected", expected)
         obs = _number(None, observed)
         held = test(obs, exp + tolerance.slack(exp) * widen)
-        tol = f" (tolerance {tolerance.given})" if tolerance else ""
+        tol = f" (tolerance {tolerance})" if tolerance else ""
         return Judgement(held, exp, f"{symbol} {show(exp)}{tol}")
     return judge
 
@@ -119,7 +131,8 @@ def _equals(observed: Any, expected: Any, tolerance: Tolerance) -> Judgement:
     if expr.is_number(expected) and expr.is_number(observed):
         slack = tolerance.slack(expected)
         held = abs(observed - expected) <= slack + 1e-12 * max(1.0, abs(expected))
-        return Judgement(held, expected, show(expected) + (f" ± {show(slack)}" if slack else ""))
+        within = f" ± {show(slack)}" if slack else ""
+        return Judgement(held, expected, show(expected) + within + (f", the {tolerance}" if tolerance.bucket else ""))
     return Judgement(observed == expected, expected, show(expected))
 
 
@@ -127,7 +140,8 @@ def _between(observed: Any, expected: Any, tolerance: Tolerance) -> Judgement:
     lo, hi = (_number("bound", b) for b in expected)
     obs = _number(None, observed)
     slack = tolerance.slack(max(abs(lo), abs(hi)))
-    return Judgement(lo - slack <= obs <= hi + slack, [lo, hi], f"between {show(lo)} and {show(hi)}")
+    tol = f" (tolerance {tolerance})" if tolerance else ""
+    return Judgement(lo - slack <= obs <= hi + slack, [lo, hi], f"between {show(lo)} and {show(hi)}{tol}")
 
 
 #: JSON type name → whether a decoded JSON value has it (an integral float is also an integer)

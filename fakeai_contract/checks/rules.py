@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fakeai_contract import expr
+from fakeai_contract import expr, prometheus
 from fakeai_contract.checks import operators as operands
-from fakeai_contract.checks.operators import NotANumber, Tolerance, show
+from fakeai_contract.checks.operators import BUCKET, NotANumber, Tolerance, show
 from fakeai_contract.ledger import Status
 from fakeai_contract.model import Check
 
@@ -92,8 +92,35 @@ def expressions(check: Check) -> list[str]:
     return [check.that, *(text for _, text in operands.operand_expressions(check.op, check.expected))]
 
 
+def _traced(outcome: Outcome, calls: list[prometheus.Call]) -> Outcome:
+    """OUTCOME with the selectors its Prometheus calls used and how many series each matched."""
+    seen = list(dict.fromkeys(call.describe() for call in calls))
+    if not seen:
+        return outcome
+    return Outcome(outcome.status, outcome.observed, outcome.expected, f"{outcome.message} [{'; '.join(seen)}]")
+
+
+def _bucket(calls: list[prometheus.Call]) -> tuple[tuple[float, float] | None, str]:
+    """The bucket of the check's histogram_quantile() for `tolerance: bucket`, or why there is none to use."""
+    quantiles = [c for c in calls if c.function == "histogram_quantile"]
+    if not quantiles:
+        return None, "tolerance: bucket: histogram_quantile() was not evaluated"
+    lower, upper = quantiles[-1].bucket or (0.0, 0.0)
+    if quantiles[-1].bucket and (lower == float("-inf") or upper == float("inf")):
+        edge = f"({show(lower)}, +Inf]" if upper == float("inf") else f"(-Inf, {show(upper)}]"
+        return None, (f"the server's quantile falls in the bucket {edge}, which has no width, so "
+                      "tolerance: bucket cannot compare it (the histogram cannot resolve values there)")
+    return quantiles[-1].bucket, ""
+
+
 def evaluate(check: Check, doc: dict) -> Outcome:
     """Evaluate CHECK over DOC; never raises for anything the server sent."""
+    with prometheus.trace() as calls:
+        outcome = _evaluate(check, doc, calls)
+    return _traced(outcome, calls)
+
+
+def _evaluate(check: Check, doc: dict, calls: list[prometheus.Call]) -> Outcome:
     missing = missing_inputs(check, doc)
     if missing:
         return Outcome(Status.ERROR, None, check.expected,
@@ -108,7 +135,14 @@ def evaluate(check: Check, doc: dict) -> Outcome:
                        f"{check.that} is missing or null; expected {check.op} {show(check.expected)}")
     judged = observed if not operator.presence else path_exists(check.that, doc)
     try:
-        found = operator.judge(judged, _operand(check, doc), Tolerance(check.tolerance))
+        operand = _operand(check, doc)
+        tolerance = Tolerance(check.tolerance)
+        if check.tolerance == BUCKET:
+            bucket, why = _bucket(calls)
+            if why and expr.is_number(observed):
+                return Outcome(_failed(check), observed, check.expected, f"{check.that} = {show(observed)}: {why}")
+            tolerance = Tolerance(BUCKET, bucket)
+        found = operator.judge(judged, operand, tolerance)
     except _Unavailable as exc:
         return Outcome(_failed(check), observed, check.expected, f"expected value {exc}")
     except NotANumber as exc:

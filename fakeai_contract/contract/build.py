@@ -91,7 +91,9 @@ def build(tree: PosDict, source: Path) -> Contract:
     settle = _given(Settle, s, location=value_location(tree, "settle"), **_floats(s, "timeout", "interval")) \
         if s else None
     eps = tree.get("endpoints") or PosDict()
-    endpoints = {n: _given(Endpoint, e, name=n, location=value_location(eps, n)) for n, e in eps.items()}
+    endpoints = {n: _given(Endpoint, e, name=n, location=value_location(eps, n),
+                           metrics=tuple(e["metrics"]) if e.get("metrics") is not None else None)
+                 for n, e in eps.items()}
     checks = tree.get("checks") or PosList()
     built = []
     for i, (cid, c) in enumerate(zip(_check_ids(checks), checks)):
@@ -177,7 +179,8 @@ def _load(path: Path, overrides: Mapping[str, Any], env: Mapping[str, str]) -> C
     folders = [f.absolute().parent for f in (path, *reversed(merged.files))] + [resources.schemas_dir()]
     schema_dirs = tuple(dict.fromkeys(folders))
     store = SchemaStore(schema_dirs)
-    _raise(semantic_errors(tree, store, removed={r.name: r for r in merged.removals if r.kind == "endpoint"}))
+    _raise(semantic_errors(tree, store, removed={r.name: r for r in merged.removals if r.kind == "endpoint"},
+                           variables=[*declared, *overrides]))
     contract = build(tree, path)
     from fakeai_contract.target import url_passwords
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -15,6 +15,7 @@ from fakeai_contract.expr import SNAPSHOT_ROOTS
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, Location, did_you_mean
 from fakeai_contract.checks.operators import OPERATORS, Operand, operand_expressions
+from fakeai_contract.contract.reads import Known, bucket_errors, known_document, read_errors
 from fakeai_contract.contract.variables import typed
 from fakeai_contract.contract.positions import PosDict, key_location, locate, value_location
 
@@ -154,7 +155,11 @@ def _schema_errors(err: ValidationError, tree: Any, examples_from: Any = None) -
     loc = locate(tree, path)
     if err.validator == "required":
         missing = next((k for k in err.validator_value if k not in err.instance), None)
-        example = err.schema.get("properties", {}).get(missing, {})
+        # an anyOf branch ({required: [...]}) has no properties: the examples are the parent's
+        props = err.schema.get("properties") or (examples_from or {}).get("properties") or {}
+        if not props and not path:
+            props = contract_schema().get("properties", {})
+        example = props.get(missing, {})
         yield ContractError(_message(err, where), loc, fix=_fix_from(example, missing) or f"add {missing}")
         return
     yield ContractError(_message(err, where), loc,
@@ -278,8 +283,15 @@ def _regex_errors(pattern: str, what: str, loc: Location | None) -> list[Contrac
     return []
 
 
+def _expression_errors(text: str, what: str, endpoints: list[str], loc: Location | None, known: Known,
+                       operand: bool = False, removed: Mapping[str, Any] | None = None) -> list[ContractError]:
+    """check_expression, then (when it found nothing) what the expression reads against KNOWN."""
+    errors = check_expression(text, what, endpoints, loc, operand=operand, removed=removed)
+    return errors or read_errors(text, what, loc, known)
+
+
 def _check_errors(c: PosDict, loc: Location | None, endpoints: list[str],
-                  removed: Mapping[str, Any]) -> list[ContractError]:
+                  removed: Mapping[str, Any], known: Known) -> list[ContractError]:
     name = c["name"]
     ops = [k for k in OPERATORS if k in c]
     if len(ops) != 1:
@@ -288,16 +300,21 @@ def _check_errors(c: PosDict, loc: Location | None, endpoints: list[str],
                               fix="keep one of: " + ", ".join(OPERATORS)
                               + ("; use between: [lo, hi] for a range" if ops else ""))]
     op = ops[0]
-    errors = check_expression(c["that"], f"check {name!r}", endpoints, value_location(c, "that"), removed=removed)
+    errors = _expression_errors(c["that"], f"check {name!r}", endpoints, value_location(c, "that"), known,
+                                removed=removed)
     operand, operand_loc = c[op], value_location(c, op)
     for index, text in operand_expressions(op, operand):
         loc = operand_loc if index is None else value_location(operand, index)
-        errors += check_expression(text, f"check {name!r} ({op})", endpoints, loc, operand=True, removed=removed)
+        errors += _expression_errors(text, f"check {name!r} ({op})", endpoints, loc, known, operand=True,
+                                     removed=removed)
     if OPERATORS[op].operand is Operand.REGEX:
         errors += _regex_errors(operand, f"check {name!r}", operand_loc)
     if "tolerance" in c and not OPERATORS[op].tolerant:
         errors.append(ContractError(f"check {name!r}: tolerance does not apply to {op}",
                                     key_location(c, "tolerance"), fix="remove the tolerance"))
+    elif not errors:
+        texts = [c["that"], *(text for _, text in operand_expressions(op, operand))]
+        errors += bucket_errors(name, c.get("tolerance"), texts, value_location(c, "tolerance"))
     return errors
 
 
@@ -354,10 +371,11 @@ def _open_loop_errors(load: PosDict) -> list[ContractError]:
     return errors
 
 
-def semantic_errors(tree: PosDict, store: SchemaStore,
-                    removed: Mapping[str, Any] | None = None) -> list[ContractError]:
+def semantic_errors(tree: PosDict, store: SchemaStore, removed: Mapping[str, Any] | None = None,
+                    variables: Iterable[str] | None = None) -> list[ContractError]:
     """Every problem the JSON Schema cannot express, each at its location (REMOVED: endpoints the
-    overlays removed, by name, so a check still reading one says so)."""
+    overlays removed, by name, so a check still reading one says so; VARIABLES: the names `vars`
+    holds, declared or set on the command line; None: those the contract declares)."""
     removed = removed or {}
     errors = list(_finite_errors(tree))
     endpoints = list(tree.get("endpoints") or {})
@@ -365,13 +383,14 @@ def semantic_errors(tree: PosDict, store: SchemaStore,
         if name in (*DOCUMENT_ROOTS, *SNAPSHOT_ROOTS):
             errors.append(ContractError(f"endpoint name {name!r} is reserved by the evaluation document",
                                         key_location(tree["endpoints"], name), fix=f"rename it, e.g. {name}_doc"))
+    known = known_document(tree, store, variables)
     checks = tree.get("checks") or []
     for i, c in enumerate(checks):
-        errors += _check_errors(c, value_location(checks, i), endpoints, removed)
+        errors += _check_errors(c, value_location(checks, i), endpoints, removed, known)
     settle = tree.get("settle")
     if settle:
-        errors += check_expression(settle["until"], "settle.until", endpoints, value_location(settle, "until"),
-                                   removed=removed)
+        errors += _expression_errors(settle["until"], "settle.until", endpoints, value_location(settle, "until"),
+                                     known, removed=removed)
     logs = tree.get("logs") or {}
     for key in ("fail_on", "ignore"):
         for i, pattern in enumerate(logs.get(key) or []):
