@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One dispatched event."""
 
+    # A named tuple rather than a frozen dataclass: one is built per stream chunk, and a frozen
+    # dataclass's __init__ (object.__setattr__ per field) cost more than the rest of the parse.
     data: str
     event: str = "message"
     id: str | None = None
@@ -62,16 +63,24 @@ class SSEParser:
             lines = text.split("\n")
         self._buffer = lines.pop()    # the unterminated tail
         events: list[Event] = []
+        data = self._data
         for line in lines:
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+            # The lines of an LLM stream are almost all `data: ...` and blank: handled inline.
+            if line.startswith("data:"):
+                data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            elif not line:
+                if data:
+                    events.append(self._dispatch())
+                else:
+                    self._event = ""
+            else:
+                self._line(line)
         return events
 
     def close(self) -> list[Event]:
         """End of stream: an incomplete trailing event is discarded, as the spec says."""
         self._buffer = ""
-        self._data = []
+        self._data.clear()
         return []
 
     @property
@@ -94,12 +103,13 @@ class SSEParser:
         return None
 
     def _dispatch(self) -> Event | None:
-        if not self._data:
+        data = self._data
+        if not data:
             self._event = ""
             return None
-        event = Event(data="\n".join(self._data), event=self._event or "message", id=self._id,
-                      retry=self._retry)
-        self._data = []
+        event = Event(data[0] if len(data) == 1 else "\n".join(data), self._event or "message", self._id,
+                      self._retry)
+        data.clear()            # the same list: feed holds it across the lines of one chunk
         self._event = ""
         return event
 

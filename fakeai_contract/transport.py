@@ -290,12 +290,23 @@ def _reject_constant(name: str) -> Any:
 
 
 _STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_SCAN = _STRICT_DECODER.scan_once
 
 
 def strict_json(raw: bytes | str) -> Any:
     """JSON as RFC 8259 defines it: NaN and Infinity, which Python's parser accepts, are errors."""
+    # Every stream chunk comes through here. The usual one is a str holding one object and nothing
+    # else: the decoder's C scanner alone reads it. Anything else (bytes, whitespace around the
+    # value, extra data, invalid JSON) takes json.loads's own path, which gives its errors.
+    if type(raw) is str and raw[:1] == "{":
+        try:
+            value, end = _SCAN(raw, 0)
+        except StopIteration:
+            value, end = None, -1
+        if end == len(raw):
+            return value
     # json.loads with a keyword builds a new decoder per call; this is its body with one decoder
-    # shared, as every stream chunk goes through here.
+    # shared.
     if isinstance(raw, (bytes, bytearray)):
         raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
     elif raw.startswith("\ufeff"):

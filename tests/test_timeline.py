@@ -7,6 +7,7 @@ from collections import Counter
 
 import jsonschema
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fakeai_contract.client_stats import ClientStats
 from fakeai_contract.resources import schemas_dir
@@ -42,6 +43,25 @@ def test_histogram_bins_are_equal_width_and_the_largest_value_lands_in_the_last(
     assert h["counts"] == [1, 1, 1, 1, 0, 0, 0, 0, 0, 1]
     assert histogram([0.5, 0.5]) == {"lo": 0.5, "hi": 0.5, "counts": [2]}
     assert histogram([]) == {"lo": None, "hi": None, "counts": []}
+
+
+_floats = st.one_of(st.sampled_from([0.0, 0.1, 0.5, 1.0, 1e-9]),
+                    st.floats(min_value=0, max_value=1e3, allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_floats, min_size=1, max_size=200), st.integers(min_value=1, max_value=50))
+def test_histogram_counts_each_value_in_the_bin_its_definition_gives(values, bins):
+    h = histogram(values, bins=bins)
+    lo, hi = min(values), max(values)
+    if hi <= lo:
+        assert h["counts"] == [len(values)]
+        return
+    width = (hi - lo) / bins
+    expected = [0] * bins
+    for v in values:          # the definition, one value at a time
+        expected[min(int((v - lo) / width), bins - 1)] += 1
+    assert h["counts"] == expected
 
 
 @pytest.mark.parametrize("ok, status, expected", [(True, 200, "ok"), (False, 500, "http"),
