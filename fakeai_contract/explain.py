@@ -10,7 +10,7 @@ from fakeai_contract.checks.operators import BUCKET, OPERATORS
 from fakeai_contract.checks.rules import expressions
 from fakeai_contract.model import Check, Contract
 from fakeai_contract.prometheus.calls import written_calls
-from fakeai_contract.plan import AUTO, AUTO_TEXT, requests_by_model, total_requests
+from fakeai_contract.plan import AUTO, AUTO_TEXT, models_for, requests_by_model, total_requests
 
 
 
@@ -32,6 +32,25 @@ def _prometheus_calls(check: Check) -> list[str]:
     if check.tolerance == BUCKET:
         found.append("tolerance: the width of the bucket the server's quantile falls in")
     return list(dict.fromkeys(found))
+
+
+def _load_line(contract: Contract) -> str:
+    """How the load is paced and how long it lasts, as one line."""
+    load = contract.load
+    if load.is_open_loop:
+        pacing = (f"at {load.rate:g} requests/s ({load.arrival} arrivals"
+                  + (f", seed {load.seed}" if load.arrival == "poisson" else "")
+                  + f"), at most {load.max_in_flight} in flight")
+    else:
+        pacing = f"concurrency {load.concurrency}"
+    if load.duration is not None:
+        size = f"for {load.duration:g}s"
+        if load.is_open_loop:
+            size += f" (about {round(load.rate * load.duration)} requests)"
+        else:
+            size += ", as many requests as that allows"
+        return f"POST {load.path} {size}, {pacing}; the mix is cycled"
+    return f"{total_requests(contract)} requests to POST {load.path}, {pacing}"
 
 
 def explain(contract: Contract) -> str:
@@ -58,12 +77,22 @@ def explain(contract: Contract) -> str:
                    + (", any 2xx answer" if h.expect == "any-2xx" else "")
                    + (f", schema {h.schema}" if h.schema else ""))
     load = contract.load
-    out.append(f"load: {total_requests(contract)} requests to POST {load.path}, concurrency {load.concurrency}")
+    out.append(f"load: {_load_line(contract)}")
+    cycled = load.duration is not None
     for mix in load.mix:
         kind = "streaming" if mix.is_streaming else "non-streaming"
         schema = mix.chunk_schema if mix.is_streaming else mix.response_schema
-        out.append(f"  mix {mix.name}: {mix.count} x {kind}" + (f", each validated against {schema}" if schema else ""))
-    by_model = {(f"{AUTO} ({AUTO_TEXT})" if m == AUTO else m): row for m, row in requests_by_model(contract).items()}
+        if cycled:     # no total: each entry's count is its share, its models take turns
+            models = [f"{AUTO} ({AUTO_TEXT})" if m == AUTO else m for m in models_for(contract, mix)]
+            share = ("every request" if mix.count == total_requests(contract)
+                     else f"{mix.count} in every {total_requests(contract)} requests")
+            line = (f"  mix {mix.name}: {share}, {kind}, to {', '.join(models)}"
+                    + (" in turn" if len(models) > 1 else ""))
+        else:
+            line = f"  mix {mix.name}: {mix.count} x {kind}"
+        out.append(line + (f", each validated against {schema}" if schema else ""))
+    by_model = {} if cycled else {(f"{AUTO} ({AUTO_TEXT})" if m == AUTO else m): row
+                                  for m, row in requests_by_model(contract).items()}
     if by_model:
         width = max(len(m) for m in by_model)
         out.append(f"  {'model':<{width}}  non-streaming  streaming")

@@ -36,6 +36,46 @@ def test_explain_resolves_set_overrides(cli, clean_env):
     assert "target: http://127.0.0.1:9999" in r.out
 
 
+MEASURE = DATA / "contracts" / "measure"
+
+
+def _load_lines(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("load: "))
+    return [lines[start]] + [line for line in lines[start + 1:] if line.startswith("  ")][:4]
+
+
+def test_explain_says_a_rate_duration_run_lasts_a_time_at_a_rate(cli, clean_env):
+    r = cli("explain", str(MEASURE / "paced.yaml"), "--set", "DURATION=2.5", "--set", "RATE=40",
+            "--set", "ARRIVAL=poisson")
+    assert r.code == 0, r.err
+    head, plain, stream = _load_lines(r.out)[:3]
+    assert head == ("load: POST /v1/chat/completions for 2.5s (about 100 requests), at 40 requests/s "
+                    "(poisson arrivals, seed 0), at most 64 in flight; the mix is cycled")
+    assert plain == "  mix plain: 1 in every 2 requests, non-streaming, to gpt-4, gpt-3.5-turbo in turn"
+    assert stream.startswith("  mix stream: 1 in every 2 requests, streaming")
+    assert "model  non-streaming" not in r.out      # no per-model totals: a duration run has none
+
+
+def test_explain_says_a_concurrency_duration_run_lasts_a_time_with_workers(cli, clean_env):
+    r = cli("explain", str(MEASURE / "closed.yaml"), "--set", "CONCURRENCY=8", "--set", "DURATION=30")
+    head, mix = _load_lines(r.out)[:2]
+    assert head == ("load: POST /v1/chat/completions for 30s, as many requests as that allows, "
+                    "concurrency 8; the mix is cycled")
+    assert mix == "  mix plain: every request, non-streaming, to gpt-4"
+    assert " 1 requests" not in r.out
+
+
+def test_explain_gives_a_counted_open_loop_its_count_and_rate(cli, clean_env, tmp_path):
+    text = (MEASURE / "paced.yaml").read_text().replace("  duration: ${DURATION:-1}\n", "")
+    counted = tmp_path / "counted.yaml"
+    counted.write_text(text)
+    r = cli("explain", str(counted), "--set", "RATE=25")
+    assert r.code == 0, r.err
+    assert _load_lines(r.out)[0] == ("load: 2 requests to POST /v1/chat/completions, at 25 requests/s "
+                                     "(constant arrivals), at most 64 in flight")
+
+
 def test_lint_accepts_every_shipped_contract(cli):
     names = shipped_contract_names()
     assert {"fakeai-final", "fakeai-strict", "fakeai-base", "fakeai-event-flow", "fakeai-error-metrics",

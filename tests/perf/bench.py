@@ -1,6 +1,7 @@
 """Performance benchmark of the runner against the bundled reference server.
 
     python3 tests/perf/bench.py [--quick] [--repeat N] [--json OUT] [--wrk PATH | --no-wrk] [--only SECTION]
+                                [--aiperf PATH]
 
 Every figure is the median over N repeats, and every ratio is taken within one repeat (the two
 sides measured back to back against the same server) before the median. The runner always runs
@@ -13,6 +14,7 @@ share the machine's cores.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -32,9 +34,15 @@ from typing import Any, Callable
 
 import requests
 
+import fakeai_contract
 from fakeai_contract.lifecycle import ServerProcess, free_port, reference_command
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import aiperf_side  # noqa: E402 - beside this script
+import proctree  # noqa: E402
+
+STREAMS_CONTRACT = HERE / "contracts" / "bench-streams.yaml"
 MIX_CONTRACT = HERE / "contracts" / "bench-mix.yaml"
 PACED_CONTRACT = HERE / "contracts" / "bench-paced.yaml"
 CLOSED_CONTRACT = HERE / "contracts" / "bench-closed.yaml"
@@ -43,6 +51,7 @@ FIREHOSE_CHUNKS = 400
 BASELINE = HERE / "seed_baseline.py"
 CHAT = "/v1/chat/completions"
 TTFT_S, ITL_S = 0.05, 0.01          # the timing section's server settings
+AIPERF_TOKENS = 16                  # tokens per stream in the side by side with AIPerf
 HEALTH_TIMEOUT_S = 30.0
 CHILD_TIMEOUT_S = 600.0
 #: The body wrk sends: the bench contract's non-streaming body, as the runner sends it.
@@ -66,13 +75,15 @@ class Sizes:
     load_seconds: float = 3.0     # each run of the measurement section
     many_streams: int = 1000      # concurrent streams in the loop-lag run
     rates: tuple[int, ...] = (500, 2000)
+    aiperf_streams: int = 300     # the side by side with AIPerf
+    aiperf_concurrency: int = 10
 
 
 FULL = Sizes(repeat=3, cpu_requests=5000, cpu_concurrency=32, wrk_seconds=3, timing_streams=40,
              timing_concurrency=4, big_mix=10_000, small_mix=1_000, mix_concurrency=64)
 QUICK = Sizes(repeat=1, cpu_requests=60, cpu_concurrency=32, wrk_seconds=1, timing_streams=8,
               timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64, load_seconds=1.0,
-              many_streams=50, rates=(50,))
+              many_streams=50, rates=(50,), aiperf_streams=20, aiperf_concurrency=4)
 
 
 @dataclass
@@ -114,18 +125,24 @@ class Child:
     cpu_s: float
     maxrss_mb: float
     ledger: dict | None = None
+    tree_pss_mb: float | None = None     # peak summed PSS of the process tree (watch=True)
+    processes: int = 1                   # processes seen in the tree (watch=True)
 
 
-def run_child(argv: list[str], log: Path, timeout: float = CHILD_TIMEOUT_S) -> Child:
+def run_child(argv: list[str], log: Path, timeout: float = CHILD_TIMEOUT_S, *, env: dict | None = None,
+              watch: bool = False) -> Child:
     """Run ARGV to completion and account for it with wait4 (user + sys CPU, peak RSS).
 
-    A child still running after TIMEOUT seconds is killed (and counts as failed).
+    With WATCH, its process tree is sampled too (proctree): peak summed PSS, and CPU as the larger
+    of wait4's figure and the sum of every process's last sampled CPU time. A child still running
+    after TIMEOUT seconds is killed (and counts as failed).
     """
     reaped = threading.Event()
     with open(log, "ab") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
         pid = proc.pid
+        tree = proctree.TreeWatch(pid) if watch else None
 
         def kill() -> None:
             if not reaped.is_set():     # never signal a pid the kernel may have handed out again
@@ -133,15 +150,24 @@ def run_child(argv: list[str], log: Path, timeout: float = CHILD_TIMEOUT_S) -> C
         watchdog = threading.Timer(timeout, kill)
         watchdog.start()
         try:
+            # Exited but not reaped yet: the sampler stops before the pid can be handed out again.
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            wall = time.perf_counter() - t0
+            if tree is not None:
+                tree.stop()
             # wait4 rather than Popen.wait: it returns the child's own resource usage.
             _, status, usage = os.wait4(pid, 0)
         finally:
             reaped.set()
             watchdog.cancel()
-        wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Child(code=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
-                 maxrss_mb=usage.ru_maxrss / 1024)      # Linux reports ru_maxrss in KiB
+    child = Child(code=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
+                  maxrss_mb=usage.ru_maxrss / 1024)      # Linux reports ru_maxrss in KiB
+    if tree is not None:
+        child.cpu_s = max(child.cpu_s, tree.cpu_s)
+        child.tree_pss_mb = tree.peak_pss_mb
+        child.processes = len(tree.processes)
+    return child
 
 
 class Bench:
@@ -155,8 +181,11 @@ class Bench:
         self._runs = 0
         self._stack = stack
         self._servers: dict[tuple[str, ...], str] = {}
+        self.server_pids: dict[str, int] = {}
+        self.aiperf: str | None = None
 
-    def runner(self, base_url: str, contract: Path | None = None, *extra: str, **sets: Any) -> Child:
+    def runner(self, base_url: str, contract: Path | None = None, *extra: str, watch: bool = False,
+               **sets: Any) -> Child:
         """Run the CLI against BASE_URL with the contract variables SETS; its ledger attached."""
         self._runs += 1
         report = self.workdir / f"ledger-{self._runs}.json"
@@ -165,7 +194,7 @@ class Bench:
         for name, value in sets.items():
             argv += ["--set", f"{name}={value}"]
         log = self.workdir / f"runner-{self._runs}.log"
-        child = run_child(argv, log)
+        child = run_child(argv, log, watch=watch)
         child.ledger = json.loads(report.read_text()) if report.exists() else None
         if child.code != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
@@ -197,7 +226,12 @@ class Bench:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, server)
             self._servers[key] = url
+            self.server_pids[url] = server.pid
         return self._servers[key]
+
+    def server_cpu_s(self, url: str) -> float:
+        """CPU seconds the server at URL has used so far."""
+        return proctree.cpu_s(self.server_pids[url]) or 0.0
 
 
 def _wait_healthy(url: str, server: ServerProcess) -> None:
@@ -384,15 +418,11 @@ def bench_load(b: Bench) -> list[Metric]:
     for r in b.sizes.rates:
         rates[r] = Metric(f"load.rate_{r}_ratio", f"open loop at {r} req/s: achieved / requested", "x",
                           target="0.95..1.05", meets=lambda v: 0.95 <= v <= 1.05)
-    one = Metric("load.workers1_rps", "closed loop c=64, 1 worker, firehose: requests/s", "req/s")
-    two = Metric("load.workers2_rps", "closed loop c=64, --workers 2, firehose: requests/s", "req/s")
-    scale = Metric("load.workers_ratio", "--workers 2 / 1 worker request rate", "x", target=">= 1.6",
-                   meets=lambda v: v >= 1.6, note="the firehose server shares the cores with the workers; "
-                   "nothing is pinned, so on 2 cores the server's own CPU caps the ratio")
+    workers = _workers_metrics()
     fire = b.server(firehose=True)
     timed = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
     plain = b.server("--latency", "0")
-    for _ in range(b.sizes.repeat):
+    for i in range(b.sizes.repeat):
         tiny = b.runner(fire, CLOSED_CONTRACT, concurrency=1, duration=0.01, streaming="true")
         st = b.runner(fire, CLOSED_CONTRACT, concurrency=64, duration=secs, streaming="true")
         parsed = _client(st, "streams", "chunks") or 0
@@ -408,18 +438,126 @@ def bench_load(b: Bench) -> list[Metric]:
             achieved = _client(paced, "load", "requests_per_second")
             if achieved:
                 metric.runs.append(achieved / r)
-        w1 = b.runner(fire, CLOSED_CONTRACT, concurrency=64, duration=secs)
-        w2 = b.runner(fire, CLOSED_CONTRACT, "--workers", "2", concurrency=64, duration=secs)
-        r1, r2 = _client(w1, "load", "requests_per_second"), _client(w2, "load", "requests_per_second")
-        if r1 and r2:
-            one.runs.append(r1)
-            two.runs.append(r2)
-            scale.runs.append(r2 / r1)
-    return [chunks, ttft, lag, saturated, *rates.values(), one, two, scale]
+        for kind, streaming in (("streams", "true"), ("plain", "false")):
+            _workers_repeat(b, fire, workers[kind], secs, streaming, second_first=i % 2 == 1)
+    return [chunks, ttft, lag, saturated, *rates.values(), *workers["streams"], *workers["plain"]]
+
+
+def _workers_metrics() -> dict[str, list[Metric]]:
+    """The --workers rows: scaling on 400-chunk streams (held to >= 1.6), and on one-line answers."""
+    out = {}
+    for kind, what in (("streams", f"{FIREHOSE_CHUNKS}-chunk streams"), ("plain", "non-streaming")):
+        key = "load.workers" if kind == "streams" else "load.plain_workers"
+        one = Metric(f"{key}1_rps", f"closed loop c=64, 1 worker, firehose, {what}: requests/s", "req/s")
+        two = Metric(f"{key}2_rps", f"closed loop c=64, --workers 2, firehose, {what}: requests/s", "req/s")
+        ratio = Metric(f"{key}_ratio", f"--workers 2 / 1 worker, {what}", "x")
+        server = Metric(f"{key}_server_share", f"firehose server CPU during --workers 2, {what}", "core",
+                        note="the server's CPU seconds during the run over the load's wall time")
+        if kind == "streams":
+            ratio.target, ratio.meets = ">= 1.6", (lambda v: v >= 1.6)
+            ratio.note = ("the server writes each pre-rendered stream in one go, so its CPU per request "
+                          "is small against the client's parsing of 400 chunks: see server_share")
+        else:
+            ratio.note = ("no target: a one-line answer costs the server about what it costs the client, "
+                          "so on 2 shared cores the server takes what a second worker would use")
+        out[kind] = [one, two, ratio, server]
+    return out
+
+
+def _workers_repeat(b: Bench, url: str, metrics: list[Metric], secs: float, streaming: str,
+                    second_first: bool) -> None:
+    """One repeat of 1 worker against --workers 2 (in either order), with the server's CPU share."""
+    one, two, ratio, server = metrics
+    rates, share = {}, None
+    for workers in ((2, 1) if second_first else (1, 2)):
+        before = b.server_cpu_s(url)
+        child = b.runner(url, CLOSED_CONTRACT, "--workers", str(workers), concurrency=64, duration=secs,
+                         streaming=streaming)
+        rates[workers] = _client(child, "load", "requests_per_second")
+        wall = _client(child, "load", "wall_s")
+        if workers == 2 and wall:
+            share = (b.server_cpu_s(url) - before) / wall
+    if rates[1] and rates[2]:
+        one.runs.append(rates[1])
+        two.runs.append(rates[2])
+        ratio.runs.append(rates[2] / rates[1])
+        server.runs.append(share or 0.0)
+
+
+# -- 6. the same streaming run under AIPerf ---------------------------------------------------
+
+def bench_aiperf(b: Bench) -> list[Metric]:
+    """The same streams (server, count, concurrency, length) under the runner and under AIPerf:
+    CPU seconds and peak memory of each tool's whole process tree, and TTFT/ITL p50 of each."""
+    n, c, tokens = b.sizes.aiperf_streams, b.sizes.aiperf_concurrency, AIPERF_TOKENS
+    what = f"{n} streams, c={c}, {tokens} tokens"
+    ours_cpu = Metric("aiperf.runner_cpu_s", f"{what}: runner CPU (user+sys)", "s")
+    their_cpu = Metric("aiperf.aiperf_cpu_s", f"{what}: AIPerf CPU (user+sys, all its processes)", "s")
+    ratio = Metric("aiperf.cpu_ratio", "runner CPU / AIPerf CPU", "x", target="<= 0.1", meets=lambda v: v <= 0.1)
+    ours_mem = Metric("aiperf.runner_pss_mb", f"{what}: runner peak memory (PSS)", "MB")
+    their_mem = Metric("aiperf.aiperf_pss_mb", f"{what}: AIPerf peak memory (PSS summed over its processes)",
+                       "MB")
+    mem_ratio = Metric("aiperf.pss_ratio", "runner peak memory / AIPerf peak memory", "x")
+    ttft = {who: Metric(f"aiperf.{who}_ttft_p50_ms", f"{who if who == 'runner' else 'AIPerf'} TTFT p50 "
+                        f"- {TTFT_S * 1000:g} ms configured", "ms", signed=True) for who in ("runner", "aiperf")}
+    itl = {who: Metric(f"aiperf.{who}_itl_p50_ms", f"{who if who == 'runner' else 'AIPerf'} ITL p50 "
+                       f"- {ITL_S * 1000:g} ms configured", "ms", signed=True) for who in ("runner", "aiperf")}
+    rows = [ours_cpu, their_cpu, ratio, ours_mem, their_mem, mem_ratio, ttft["runner"], ttft["aiperf"],
+            itl["runner"], itl["aiperf"]]
+    if not b.aiperf:
+        for m in rows:
+            m.skipped = f"aiperf not installed (pass --aiperf PATH or set {aiperf_side.ENV})"
+        return rows
+    itl["aiperf"].note = ("AIPerf's ITL is per request, (latency - TTFT) / (tokens - 1), then the p50 "
+                           "over requests; the runner's is the p50 over every gap between two tokens")
+    ratio.note = ("both whole tools from start to exit, interpreter start-up and imports included; "
+                  "the runner also validates every chunk against a JSON schema, AIPerf does not")
+    tokenizer = aiperf_side.build_tokenizer(b.aiperf, b.workdir / "tokenizer")
+    url = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
+    for i in range(b.sizes.repeat):
+        seen = {}
+        for who in (("aiperf", "runner") if i % 2 else ("runner", "aiperf")):
+            if who == "runner":
+                child = b.runner(url, STREAMS_CONTRACT, watch=True, streams=n, concurrency=c, max_tokens=tokens)
+                got = {"ttft_p50_s": _client(child, "ttft_s", "p50"), "itl_p50_s": _client(child, "itl_s", "p50")}
+            else:
+                child, got = _aiperf_run(b, url, n, c, tokens, tokenizer, i)
+            if child is not None and got.get("ttft_p50_s") is not None:
+                seen[who] = (child, got)
+        if len(seen) < 2:
+            continue
+        (ours, o), (theirs, t) = seen["runner"], seen["aiperf"]
+        ours_cpu.runs.append(ours.cpu_s)
+        their_cpu.runs.append(theirs.cpu_s)
+        ratio.runs.append(ours.cpu_s / theirs.cpu_s)
+        ours_mem.runs.append(ours.tree_pss_mb)
+        their_mem.runs.append(theirs.tree_pss_mb)
+        mem_ratio.runs.append(ours.tree_pss_mb / theirs.tree_pss_mb)
+        for who, got in (("runner", o), ("aiperf", t)):
+            ttft[who].runs.append((got["ttft_p50_s"] - TTFT_S) * 1000)
+            itl[who].runs.append((got["itl_p50_s"] - ITL_S) * 1000)
+    return rows
+
+
+def _aiperf_run(b: Bench, url: str, n: int, c: int, tokens: int, tokenizer: Path, i: int):
+    artifacts = b.workdir / f"aiperf-{i}"
+    argv = aiperf_side.argv(b.aiperf, url, streams=n, concurrency=c, max_tokens=tokens, tokenizer=tokenizer,
+                            artifacts=artifacts)
+    child = run_child(argv, b.workdir / "aiperf.log", env=aiperf_side.environment(), watch=True)
+    try:
+        got = aiperf_side.results(artifacts)
+    except (OSError, ValueError) as exc:
+        b.failures.append(f"aiperf exited {child.code} without results ({exc}); see {b.workdir / 'aiperf.log'}")
+        return None, {}
+    if child.code != 0 or got["errors"] or got["requests"] != n:
+        b.failures.append(f"aiperf exited {child.code}: {got['requests']} requests, {got['errors']} error kinds")
+        return None, {}
+    return child, got
 
 
 SECTIONS: dict[str, Callable[[Bench], list[Metric]]] = {
-    "seed": bench_seed, "cpu": bench_cpu, "timing": bench_timing, "memory": bench_memory, "load": bench_load}
+    "seed": bench_seed, "cpu": bench_cpu, "timing": bench_timing, "memory": bench_memory, "load": bench_load,
+    "aiperf": bench_aiperf}
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -459,13 +597,22 @@ def table(metrics: list[Metric]) -> str:
     return "\n".join(lines + (["notes:"] + notes if notes else []))
 
 
-def run(sizes: Sizes, wrk: str | None, workdir: Path, sections: list[str] | None = None) -> dict[str, Any]:
+def load_average() -> list[float]:
+    """The machine's 1-, 5- and 15-minute load averages: how busy it was besides the benchmark."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run(sizes: Sizes, wrk: str | None, workdir: Path, sections: list[str] | None = None,
+        aiperf: str | None = None) -> dict[str, Any]:
     """The SECTIONS (default: all) in order; the report as a JSON-ready document."""
     t0 = time.perf_counter()
+    before = load_average()
     with ExitStack() as stack:
         bench = Bench(sizes, workdir, wrk, stack)
+        bench.aiperf = aiperf
         metrics = [m for name in (sections or SECTIONS) for m in SECTIONS[name](bench)]
     return {"machine": machine(), "repeat": sizes.repeat, "sizes": sizes.__dict__,
+            "load_average": {"start": before, "end": load_average()},
             "duration_s": round(time.perf_counter() - t0, 3), "failures": bench.failures,
             "metrics": [m.to_dict() for m in metrics], "table": table(metrics)}
 
@@ -477,15 +624,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     p.add_argument("--wrk", default=shutil.which("wrk"), help="the wrk binary (default: wrk on PATH)")
     p.add_argument("--no-wrk", action="store_true", help="skip the wrk comparison")
+    p.add_argument("--aiperf", metavar="PATH", help=f"the aiperf executable for the side by side (default: "
+                   f"${aiperf_side.ENV}; without either the aiperf rows are skipped)")
     p.add_argument("--only", action="append", choices=list(SECTIONS), help="run only this section (repeatable)")
     args = p.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.repeat:
         sizes = Sizes(**{**sizes.__dict__, "repeat": max(1, args.repeat)})
+    aiperf = aiperf_side.find(args.aiperf)
+    if (args.aiperf or os.environ.get(aiperf_side.ENV)) and not aiperf:
+        print(f"error: no aiperf executable at {args.aiperf or os.environ[aiperf_side.ENV]}", file=sys.stderr)
+        return 2
+    # An installed wheel is byte-compiled by pip; a checkout run with PYTHONDONTWRITEBYTECODE would
+    # otherwise compile the package in every runner start and count that as the runner's CPU.
+    compileall.compile_dir(Path(fakeai_contract.__file__).parent, quiet=1)
     with tempfile.TemporaryDirectory(prefix="fakeai-bench-") as tmp:
-        report = run(sizes, None if args.no_wrk else args.wrk, Path(tmp), args.only)
+        report = run(sizes, None if args.no_wrk else args.wrk, Path(tmp), args.only, aiperf)
     m = report["machine"]
     print(f"machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}; server and runner share them")
+    print(f"load average (1, 5, 15 min): {report['load_average']['start']} at the start, "
+          f"{report['load_average']['end']} at the end")
     print(f"medians of {sizes.repeat} run(s); took {report['duration_s']:.1f}s"
           + ("; --quick: sizes too small for the figures to mean much" if args.quick else "") + "\n")
     print(report["table"])

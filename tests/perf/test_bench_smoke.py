@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import platform
 import shutil
 import subprocess
@@ -23,20 +24,31 @@ KEYS = ["seed.runner_wall_s", "seed.baseline_wall_s", "seed.ratio", "seed.runner
         "rate.ratio", "timing.ttft_p50_error_ms", "timing.itl_p50_error_ms", "mix.big_wall_s", "mix.big_rps",
         "mix.big_rss_mb", "mix.small_rss_mb", "mix.rss_ratio",
         "load.chunks_per_cpu_s", "load.many_ttft_p50_error_ms", "load.many_loop_lag_p99_ms", "load.many_saturated",
-        "load.rate_50_ratio", "load.workers1_rps", "load.workers2_rps", "load.workers_ratio"]
+        "load.rate_50_ratio", "load.workers1_rps", "load.workers2_rps", "load.workers_ratio",
+        "load.workers_server_share", "load.plain_workers1_rps", "load.plain_workers2_rps",
+        "load.plain_workers_ratio", "load.plain_workers_server_share",
+        "aiperf.runner_cpu_s", "aiperf.aiperf_cpu_s", "aiperf.cpu_ratio", "aiperf.runner_pss_mb",
+        "aiperf.aiperf_pss_mb", "aiperf.pss_ratio", "aiperf.runner_ttft_p50_ms", "aiperf.aiperf_ttft_p50_ms",
+        "aiperf.runner_itl_p50_ms", "aiperf.aiperf_itl_p50_ms"]
 WRK_KEYS = {"rate.wrk_rps", "rate.ratio"}
+#: The side by side with AIPerf never runs in the test suite: AIPerf is not a dependency.
+AIPERF_KEYS = {k for k in KEYS if k.startswith("aiperf.")}
+#: Shares that a one-second run may measure as 0 (CPU time is counted in 10 ms ticks).
+MAY_BE_ZERO = {"load.workers_server_share", "load.plain_workers_server_share"}
 #: Ratios and the two figures each is computed from, repeat by repeat.
 RATIOS = {"seed.ratio": ("seed.runner_wall_s", "seed.baseline_wall_s"),
           "seed.ratio_floor": ("seed.runner_load_s", "seed.baseline_wall_s"),
           "rate.ratio": ("rate.runner_rps", "rate.wrk_rps"),
           "mix.rss_ratio": ("mix.big_rss_mb", "mix.small_rss_mb"),
-          "load.workers_ratio": ("load.workers2_rps", "load.workers1_rps")}
+          "load.workers_ratio": ("load.workers2_rps", "load.workers1_rps"),
+          "load.plain_workers_ratio": ("load.plain_workers2_rps", "load.plain_workers1_rps")}
 
 
 def _bench(tmp_path: Path, *args: str) -> tuple[dict, str]:
     out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if k != "FAKEAI_BENCH_AIPERF"}
     proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--json", str(out), *args],
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(out.read_text()), proc.stdout
 
@@ -63,11 +75,13 @@ def test_report_lists_every_figure_once_with_the_machine(quick):
 def test_every_figure_is_a_finite_number_and_positive_unless_a_difference(quick):
     report, _ = quick
     for key, m in _metrics(report).items():
-        if key in WRK_KEYS and not WRK:
+        if (key in WRK_KEYS and not WRK) or key in AIPERF_KEYS:
             continue
         assert len(m["runs"]) == report["repeat"], key
         assert isinstance(m["value"], float) and math.isfinite(m["value"]), (key, m)
-        if not m["signed"]:
+        if key in MAY_BE_ZERO:
+            assert m["value"] >= 0, (key, m)
+        elif not m["signed"]:
             assert m["value"] > 0, (key, m)
 
 
@@ -75,7 +89,7 @@ def test_ratios_are_computed_within_each_repeat(quick):
     report, _ = quick
     metrics = _metrics(report)
     for ratio, (num, den) in RATIOS.items():
-        if ratio in WRK_KEYS and not WRK:
+        if (ratio in WRK_KEYS and not WRK) or ratio in AIPERF_KEYS:
             continue
         for i, value in enumerate(metrics[ratio]["runs"]):
             assert value == pytest.approx(metrics[num]["runs"][i] / metrics[den]["runs"][i]), ratio
@@ -86,7 +100,7 @@ def test_targets_are_judged_only_where_one_is_set(quick):
     judged = {k for k, m in _metrics(report).items() if m["target"]}
     assert judged == {"seed.ratio", "cpu.non_streaming_ms", "rate.ratio", "timing.ttft_p50_error_ms",
                       "timing.itl_p50_error_ms", "mix.big_rss_mb", "mix.rss_ratio", "load.rate_50_ratio",
-                      "load.workers_ratio"}
+                      "load.workers_ratio", "aiperf.cpu_ratio"}
     for key, m in _metrics(report).items():
         if m["skipped"]:
             assert m["met"] is None
@@ -96,12 +110,23 @@ def test_targets_are_judged_only_where_one_is_set(quick):
 
 def test_the_table_has_a_row_per_figure(quick):
     report, stdout = quick
-    header = stdout.splitlines()[3]
+    header = stdout.splitlines()[4]
     assert header.split() == ["metric", "value", "target", "met?"]
     assert "server and runner share them" in stdout
+    assert "load average (1, 5, 15 min):" in stdout
+    assert len(report["load_average"]["start"]) == 3 and len(report["load_average"]["end"]) == 3
     for m in report["metrics"]:
         assert m["label"] in stdout
     assert report["table"] in stdout
+
+
+def test_without_aiperf_its_rows_are_skipped_with_a_reason(quick):
+    report, stdout = quick
+    for key in AIPERF_KEYS:
+        m = _metrics(report)[key]
+        assert m["value"] is None and m["met"] is None and m["runs"] == []
+        assert m["skipped"].startswith("aiperf not installed"), m
+    assert "skipped: aiperf not installed" in stdout
 
 
 def test_wrk_rate_is_measured_when_wrk_is_installed(quick):
