@@ -1,4 +1,5 @@
-"""histogram_quantile held to Prometheus' own results (promql/promqltest/testdata/histograms.test)."""
+"""histogram_quantile held to Prometheus' own results: prometheus/prometheus, promql/promqltest/testdata/histograms.test
+(the cases and their expected values), and the special cases promql/quantile.go documents."""
 
 from __future__ import annotations
 
@@ -126,3 +127,93 @@ def test_quantile_reports_its_bucket():
     with prometheus.trace() as calls:
         expr.search("histogram_quantile(`0.5`, d, 'request_duration_seconds')", doc)
     assert calls[0].bucket == (0.1, 0.2) and calls[0].series == 12
+
+
+# --- further cases of histograms.test (prometheus/prometheus, promql/promqltest/testdata/histograms.test),
+# each series' value at the evaluation time written out as exposition text (a rate() divides every
+# bucket by the same time, so it leaves the quantile unchanged) --------------------------------------
+
+def _text(name: str, rows) -> dict:
+    lines = [f"# TYPE {name} histogram"]
+    for labels, value in rows:
+        lines.append(f"{name}{{{labels}}} {value}")
+    return {"d": prometheus.parse("\n".join(lines) + "\n")}
+
+
+@pytest.mark.parametrize("q, want", [(0.01, 0.0045), (0.5, 8.5), (0.99, 979.75)])
+def test_nonmonotonic_buckets_take_the_envelope(q, want):
+    # nonmonotonic_bucket at 50m: 0.1 → 20, 1 → 10, 10 → 50, 100 → 40, 1000 → 90, +Inf → 80
+    pairs = [("0.1", 20), ("1", 10), ("10", 50), ("100", 40), ("1000", 90), ("+Inf", 80)]
+    assert _q(q, pairs) == pytest.approx(want)
+
+
+MIXED = [('job="job1",instance="ins1",le="0.1"', 10), ('job="job1",instance="ins1",le="0.2"', 10),
+         ('job="job1",instance="ins1",le="2e-1"', 10), ('job="job1",instance="ins1",le="2.0e-1"', 10),
+         ('job="job1",instance="ins1",le="+Inf"', 40),
+         ('job="job1",instance="ins2",le="+inf"', 0), ('job="job1",instance="ins2",le="+Inf"', 0)]
+
+
+@pytest.mark.parametrize("q, ins1", [(0.5, 0.15), (0.75, 0.2), (1, 0.2)])
+def test_mixed_le_representations_per_instance(q, ins1):
+    doc = _text("mixed_bucket", MIXED)
+    assert expr.search(f"histogram_quantile(`{q}`, d, 'mixed{{instance=\"ins1\"}}')", doc) == pytest.approx(ins1)
+    # ins2: only +Inf buckets ('+inf' and '+Inf' are one), no observations: NaN
+    assert math.isnan(expr.search(f"histogram_quantile(`{q}`, d, 'mixed{{instance=\"ins2\"}}')", doc))
+
+
+@pytest.mark.parametrize("name, rows, q", [
+    ("empty_bucket", [('le="0.1"', 0), ('le="0.2"', 0), ('le="+Inf"', 0)], 0.2),
+    ("const_histogram_bucket", [('le="0.0"', 0), ('le="1.0"', 0), ('le="2.0"', 0), ('le="+Inf"', 0)], 1),
+])
+def test_zero_buckets_mean_no_observations_so_every_quantile_is_nan(name, rows, q):
+    doc = _text(name, rows)
+    assert math.isnan(expr.search(f"histogram_quantile(`{q}`, d, '{name}')", doc))
+
+
+TESTHISTOGRAM3_TEXT = """\
+# TYPE testhistogram3 histogram
+testhistogram3_bucket{le="0",start="positive"} 0
+testhistogram3_bucket{le="0.1",start="positive"} 50
+testhistogram3_bucket{le=".2",start="positive"} 70
+testhistogram3_bucket{le="1e0",start="positive"} 110
+testhistogram3_bucket{le="+Inf",start="positive"} 110
+testhistogram3_sum{start="positive"} 330
+testhistogram3_count{start="positive"} 110
+testhistogram3_bucket{le="-.25",start="negative"} 0
+testhistogram3_bucket{le="-.2",start="negative"} 10
+testhistogram3_bucket{le="-0.1",start="negative"} 20
+testhistogram3_bucket{le="0.3",start="negative"} 20
+testhistogram3_bucket{le="+Inf",start="negative"} 20
+testhistogram3_sum{start="negative"} 80
+testhistogram3_count{start="negative"} 20
+"""
+
+
+@pytest.mark.parametrize("start, count, total, mean", [("positive", 110, 330, 3), ("negative", 20, 80, 4)])
+def test_histogram_count_sum_and_mean(start, count, total, mean):
+    # histogram_count, histogram_sum and histogram_avg of testhistogram3 at 50m
+    doc = {"d": prometheus.parse(TESTHISTOGRAM3_TEXT)}
+    sel = f"testhistogram3{{start=\"{start}\"}}"
+    assert expr.search(f"histogram_count(d, '{sel}')", doc) == count
+    assert expr.search(f"histogram_sum(d, '{sel}')", doc) == total
+    assert expr.search(f"histogram_mean(d, '{sel}')", doc) == mean
+
+
+@pytest.mark.parametrize("job, instance, q3, q5", [
+    ("job1", "ins1", 0.11, 0.15), ("job1", "ins2", 0.09, 0.13333333333333333),
+    ("job2", "ins1", 0.06, 0.1), ("job2", "ins2", 0.0675, 0.11666666666666667),
+])
+def test_quantiles_by_job_and_instance(job, instance, q3, q5):
+    doc = {"d": prometheus.parse(REQUEST_DURATION)}
+    sel = f"request_duration_seconds{{job=\"{job}\", instance=\"{instance}\"}}"
+    assert expr.search(f"histogram_quantile(`0.3`, d, '{sel}')", doc) == pytest.approx(q3)
+    assert expr.search(f"histogram_quantile(`0.5`, d, '{sel}')", doc) == pytest.approx(q5)
+
+
+def test_single_bucket_and_missing_inf_follow_bucketquantile_s_documented_cases():
+    # promql/quantile.go, bucketQuantile: "If 'buckets' has fewer than 2 elements, NaN is returned",
+    # "If the highest bucket is not +Inf, NaN is returned"; "if the quantile falls into the highest
+    # bucket, the upper bound of the 2nd highest bucket is returned".
+    assert math.isnan(_q(0, [("+Inf", 5)])) and math.isnan(_q(1, [("+Inf", 5)]))
+    assert math.isnan(_q(0.5, [("1", 5), ("2", 5)]))
+    assert _q(0.5, [("1", 0), ("2", 0), ("+Inf", 5)]) == 2 and _q(1, [("1", 0), ("2", 0), ("+Inf", 5)]) == 2
