@@ -199,3 +199,16 @@ def test_explain_writes_selectors_out(cli):
             "(the run's increase, per series)") in r.out
     assert 'sum of the series `fakeai_chat_requests_total{status=~"5.."}` in delta.prom' in r.out
     assert "tolerance: the width of the bucket the server's quantile falls in" in r.out
+
+
+def test_the_readme_s_prometheus_examples_lint(tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## Prometheus"):text.index("\n## ", text.index("\n## Prometheus") + 5)]
+    blocks = section.split("```yaml\n")[1:]
+    assert len(blocks) >= 2
+    head = ("contract: r\nversion: 1\ntarget: {base_url: 'http://127.0.0.1:1'}\n"
+            "load: {models: [m], mix: [{name: a, count: 1, body: {messages: []}}]}\n")
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"readme{i}.yaml"
+        path.write_text(head + block.split("```")[0])
+        assert load_contract(path, env={}).checks
