@@ -46,6 +46,8 @@ def histogram(values: array | list[float], bins: int = BINS) -> dict[str, Any]:
     width = (hi - lo) / bins
 
     def index(v: float) -> int:
+        if not width:               # a range so narrow its bin width underflows to 0
+            return 0 if v == lo else bins
         return int((v - lo) / width)
     # A value's bin is min(index(v), bins - 1), and index never decreases with v: so on the sorted
     # values each bin's start is one binary search (a stream's ITLs run to millions of values).

@@ -43,10 +43,12 @@ def test_histogram_bins_are_equal_width_and_the_largest_value_lands_in_the_last(
     assert h["counts"] == [1, 1, 1, 1, 0, 0, 0, 0, 0, 1]
     assert histogram([0.5, 0.5]) == {"lo": 0.5, "hi": 0.5, "counts": [2]}
     assert histogram([]) == {"lo": None, "hi": None, "counts": []}
+    assert histogram([0.0, 5e-324, 5e-324], bins=2)["counts"] == [1, 2]    # the width underflows to 0
 
 
 _floats = st.one_of(st.sampled_from([0.0, 0.1, 0.5, 1.0, 1e-9]),
-                    st.floats(min_value=0, max_value=1e3, allow_nan=False, allow_infinity=False))
+                    st.floats(min_value=0, max_value=1e3, allow_nan=False, allow_infinity=False,
+                              allow_subnormal=False))
 
 
 @settings(max_examples=300, deadline=None)
