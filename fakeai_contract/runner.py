@@ -57,7 +57,7 @@ def new_ledger(contract: Contract) -> Ledger:
 def _skipped(ctx: RunContext, reason: str) -> Iterable[Entry]:
     for mix in ctx.contract.load.mix:
         yield Entry(f"load/{mix.name}", "load", f"{mix.name} x{mix.count}", Status.SKIP, message=reason,
-                    tags=("request",), location=ctx.location(mix))
+                    expected={"requests": mix.count}, tags=("request",), location=ctx.location(mix))
     for name, endpoint in ctx.contract.endpoints.items():
         yield Entry(f"endpoint/{name}", "endpoint", endpoint.path, Status.SKIP, message=reason,
                     tags=("endpoint", name), location=ctx.location(endpoint))

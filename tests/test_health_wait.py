@@ -77,3 +77,11 @@ def test_on_a_tty_a_live_line_shows_what_it_waits_for():
     assert live and all(f"waiting for {url}:" in part for part in live)
     assert "attempt" in live[-1] and "s of 1s" in live[-1]
     assert err.getvalue().endswith("\r\x1b[K")      # the line is cleared before the report
+
+
+def test_a_run_that_never_got_healthy_still_counts_the_requests_it_planned(reference):
+    """The skipped load's heading counts the planned requests (20), not its mix entries (2)."""
+    result = run_cli("run", "--base-url", reference.base_url + "/api", "--no-color")
+    assert result.code == 1
+    assert "Executing Test Load (20 Requests)" in result.out
+    assert "Executing Test Load (2 Requests)" not in result.out

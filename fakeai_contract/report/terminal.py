@@ -196,8 +196,11 @@ def _request_count(loads: list[dict], client: dict) -> int:
     """Requests the load sent: one per itemised entry plus the totals of aggregated ones."""
     total = 0
     for e in loads:
-        obs = view.mapping(e["observed"])
-        total += int(view.number(obs.get("total")) or 0) if "total" in obs else 1
+        obs, planned = view.mapping(e["observed"]), view.mapping(e.get("expected")).get("requests")
+        if "total" in obs:
+            total += int(view.number(obs.get("total")) or 0)
+        else:   # one request, or a mix entry skipped before it sent its planned requests
+            total += int(view.number(planned) or 1) if e["status"] == "skip" else 1
     return total or int(view.number(view.mapping(client.get("requests")).get("total")) or 0)
 
 
