@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from fakeai_contract.contract import load_contract
+from fakeai_contract.contract.shape import child_schema, closed_keys, ledger_schema
 from fakeai_contract.errors import ContractError
 
 HEAD = """\
@@ -131,20 +132,24 @@ def test_what_cannot_be_known_is_not_flagged(tmp_path):
     assert len(c.checks) == 6
 
 
-def test_client_keys_the_runner_writes_are_all_known(cli):
+PACED = Path(__file__).parent / "data" / "contracts" / "measure" / "paced.yaml"
+
+
+@pytest.mark.parametrize("args", [("fakeai-prometheus",),                                  # closed loop
+                                  (str(PACED), "--set", "DURATION=0.5", "--set", "RATE=20")])  # open loop
+def test_client_keys_the_runner_writes_are_all_known(cli, args):
     """A real run's client section holds no key lint would call misspelt."""
-    from fakeai_contract.contract.shape import closed_keys, ledger_schema
-    r = cli("run", "fakeai-prometheus", "--serve-reference", "--report", "json:-", "--quiet")
+    r = cli("run", *args, "--serve-reference", "--report", "json:-", "--quiet")
     ledger = ledger_schema()
 
     def walk(doc, schema, path):
         keys = closed_keys(schema, ledger, listed_is_closed=True)
         for key, value in doc.items():
             assert keys is None or key in keys, f"{path}.{key} is not in schemas/ledger.schema.json"
-            if isinstance(value, dict) and keys is not None:
-                from fakeai_contract.contract.shape import _child
-                walk(value, _child(schema, key, ledger), f"{path}.{key}")
+            if isinstance(value, dict):
+                walk(value, child_schema(schema, key, ledger), f"{path}.{key}")
 
+    assert r.ledger["client"]["requests"]["total"] > 0
     walk(r.ledger["client"], ledger["$defs"]["client"], "client")
 
 

@@ -55,7 +55,8 @@ def closed_keys(schema: Any, root: Any = None, *, listed_is_closed: bool = False
     return None
 
 
-def _child(schema: Any, key: str, root: Any) -> Any:
+def child_schema(schema: Any, key: str, root: Any) -> Any:
+    """The schema of KEY's value in an object SCHEMA (a listed property, or a map's values), or None."""
     schema = _resolve(schema, root)
     if not isinstance(schema, Mapping):
         return None
@@ -122,6 +123,6 @@ def misspelt(text: str, schemas: Mapping[str, tuple[Any, Any, bool]]) -> Iterato
             if keys is not None and key not in keys:
                 yield ".".join([head, *rest[:i + 1]]), ".".join([head, *rest[:i]]), sorted(keys)
                 break
-            schema = _child(schema, key, root)      # a map's values (by_model) have a shape too
+            schema = child_schema(schema, key, root)      # a map's values (by_model) have a shape too
             if schema is None:
                 break
