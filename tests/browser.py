@@ -18,6 +18,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.helpers import poll, poll_async
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -73,13 +75,8 @@ class _Session:
         return reply.get("result", {})
 
     async def wait_event(self, method: str, timeout: float = 20) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for ev in self.events:
-                if ev.get("method") == method:
-                    return ev
-            await asyncio.sleep(0.01)
-        raise TimeoutError(f"no {method} within {timeout}s")
+        return await poll_async(lambda: next((ev for ev in self.events if ev.get("method") == method), None),
+                                timeout, interval=0.01, what=f"the browser event {method}")
 
 
 async def _open(ws_url: str, url: str, scripts: dict[str, str], javascript: bool) -> PageLoad:
@@ -128,11 +125,9 @@ def open_page(path: Path, scripts: dict[str, str], javascript: bool = True, time
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
-            deadline = time.monotonic() + timeout
-            while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
-                assert proc.poll() is None, f"Chromium exited with {proc.returncode}"
-                assert time.monotonic() < deadline, "Chromium did not open its DevTools port"
-                time.sleep(0.05)
+            poll(lambda: port_file.exists() and len(port_file.read_text().splitlines()) >= 2, timeout,
+                 interval=0.05, what="Chromium to open its DevTools port",
+                 stop=lambda: proc.poll() is not None and f"Chromium exited with {proc.returncode}")
             port, browser_path = port_file.read_text().splitlines()[:2]
             ws_url = f"ws://127.0.0.1:{port}{browser_path}"
             return asyncio.run(asyncio.wait_for(_open(ws_url, path.resolve().as_uri(), scripts, javascript),
@@ -153,17 +148,21 @@ def _stop(proc: subprocess.Popen) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
-    deadline = time.monotonic() + 5     # the group's other members may exit a moment later
-    while time.monotonic() < deadline:
+    try:        # the group's other members may exit a moment later
+        poll(lambda: not _group_alive(proc.pid), 5, interval=0.05, what="Chromium's helper processes to end")
+    except AssertionError:
         try:
-            os.killpg(proc.pid, 0)
+            os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
-            return
-        time.sleep(0.05)
+            pass
+
+
+def _group_alive(pgid: int) -> bool:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pgid, 0)
     except ProcessLookupError:
-        pass
+        return False
+    return True
 
 
 def save_artifact(name: str, data: bytes, tmp_path: Path) -> list[Path]:

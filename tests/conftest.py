@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
-from tests.helpers import marked_processes, run_cli
+from tests.helpers import marked_processes, poll, run_cli
 
 
 def pytest_sessionfinish(session, exitstatus):
-    deadline = time.monotonic() + 10
-    survivors = marked_processes()
-    while survivors and time.monotonic() < deadline:
-        time.sleep(0.1)
+    try:
+        poll(lambda: not marked_processes(), 10, interval=0.1, what="every server process to end")
+    except AssertionError:
         survivors = marked_processes()
-    if survivors:
         for pid in survivors:
             try:
                 os.kill(pid, signal.SIGKILL)

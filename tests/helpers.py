@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from fakeai_contract.cli import main
 
@@ -32,6 +33,45 @@ def run_cli(*argv: str) -> CliResult:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), out, err)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+#: A check run on every round of a poll: a message ends the wait at once (say, the process died).
+Stop = Callable[[], "str | None"]
+
+
+def poll(probe: Callable[[], Any], timeout: float = 5.0, *, interval: float = 0.02, what: str = "the condition",
+         stop: Stop | None = None) -> Any:
+    """Call PROBE until it returns something truthy and return that; AssertionError after TIMEOUT
+    seconds, or as soon as STOP returns a message. Every wait in the tests goes through here."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        _give_up(value, deadline, timeout, what, stop)
+        time.sleep(interval)
+
+
+async def poll_async(probe: Callable[[], Any], timeout: float = 5.0, *, interval: float = 0.005,
+                     what: str = "the condition", stop: Stop | None = None) -> Any:
+    """`poll` inside an event loop: the loop keeps running between the rounds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value
+        _give_up(value, deadline, timeout, what, stop)
+        await asyncio.sleep(interval)
+
+
+def _give_up(value: Any, deadline: float, timeout: float, what: str, stop: Stop | None) -> None:
+    reason = stop() if stop is not None else None
+    if reason:
+        raise AssertionError(f"stopped waiting for {what}: {reason}")
+    if time.monotonic() > deadline:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value {value!r})")
 
 
 def marked_processes() -> list[int]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable
 
 import requests
+
+from tests.helpers import poll
 
 CHAT = "/v1/chat/completions"
 METRICS_PATHS = {"metrics": "/metrics", "events": "/metrics/events", "errors": "/metrics/errors",
@@ -62,16 +63,8 @@ def snapshot(s: requests.Session, base_url: str) -> dict[str, Any]:
     return {name: get_json(s, base_url, path) for name, path in METRICS_PATHS.items()}
 
 
-def wait_until(probe: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll PROBE until it returns something truthy; that value, or AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        time.sleep(interval)
+#: The tests' one poll, under the name the reference server's tests call it by.
+wait_until = poll
 
 
 def drained(s: requests.Session, base_url: str, timeout: float = 5.0) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract.lifecycle import ServerProcess, free_port, reference_command
-from tests.helpers import marked_processes
+from tests.helpers import marked_processes, poll
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -111,10 +111,7 @@ def test_log_file_counts_only_the_lines_gained_during_the_run(cli, tmp_path, fau
 def test_no_server_process_outlives_a_run(cli):
     before = set(marked_processes())
     cli("run", "--serve-reference", "--quiet")
-    deadline = time.monotonic() + 5
-    while set(marked_processes()) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not set(marked_processes()) - before
+    poll(lambda: not set(marked_processes()) - before, 5, what="every server the run started to end")
 
 
 def test_a_server_command_that_does_not_exist_is_exit_2_without_a_report(cli):

@@ -44,15 +44,6 @@ def test_seed_contract_passes_with_one_entry_per_seed_check(cli):
     assert "ALL TESTS PASSED" in r.err and "\x1b[" not in r.err
 
 
-def test_error_rate_one_fails_every_request_and_exits_1(cli):
-    r = cli("run", "--serve-reference", "--reference-arg=--error-rate=1", "--report", "json:-", "--quiet")
-    assert r.code == 1
-    requests = [e for e in r.ledger["entries"] if "request" in e["tags"]]
-    assert len(requests) == 20 and all(e["status"] == "fail" for e in requests)
-    assert all("HTTP 500" in e["message"] for e in requests)
-    assert r.ledger["summary"]["verdict"] == "FAIL"
-
-
 def test_unreachable_health_fails_within_the_timeout_plus_a_second(cli):
     port = free_port()
     t0 = time.monotonic()

@@ -1,4 +1,7 @@
-"""End to end: the strict contract holds the server's numbers against the client's (issue 4)."""
+"""End to end: the strict contract holds the server's numbers against the client's.
+
+The strict contract on a clean server and under miscount, error rate and dropped streams is in the
+data cases tests/e2e/reference-*; here are the runs that need more than one server or timing."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import aiohttp
 import pytest
 
 from fakeai_contract.lifecycle import ServerProcess, free_port, reference_command
+from tests.helpers import poll_async
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -29,18 +33,6 @@ def run(cli, contract: str, *reference_args: str, sets: tuple[str, ...] = ()):
     return cli(*argv)
 
 
-REQUEST_COUNT_CHECKS = {"check/request-count-consistency", "check/server-request-count-equals-requests-sent"}
-STREAM_CHECKS = {"check/server-successful-streams-equal-streams-that-completed-with-done",
-                 "check/server-failed-streams-equal-streams-the-client-saw-fail",
-                 "check/every-stream-ended-with-data-done"}
-
-
-def test_strict_contract_passes_on_a_clean_server(cli):
-    r = run(cli, "fakeai-strict")
-    assert r.code == 0, failing(r.ledger)
-    assert not failing(r.ledger)
-
-
 def test_strict_contract_passes_on_a_server_that_already_served_traffic(cli, tmp_path):
     """Deltas, not totals: 50 requests before the run do not disturb the counts."""
     port = free_port()
@@ -49,13 +41,13 @@ def test_strict_contract_passes_on_a_server_that_already_served_traffic(cli, tmp
 
         async def warm():
             async with aiohttp.ClientSession() as s:
-                for _ in range(200):
+                async def healthy() -> bool:
                     try:
                         async with s.get(f"{base}/health") as resp:
-                            if resp.status == 200:
-                                break
+                            return resp.status == 200
                     except aiohttp.ClientError:
-                        await asyncio.sleep(0.05)
+                        return False
+                await poll_async(healthy, 10, interval=0.05, what="the reference server to answer /health")
                 for i in range(50):
                     body = {"model": "gpt-4", "messages": [{"role": "user", "content": f"warm {i}"}],
                             "stream": i % 2 == 0}
@@ -68,38 +60,6 @@ def test_strict_contract_passes_on_a_server_that_already_served_traffic(cli, tmp
     assert r.code == 0, failing(r.ledger)
     before = next(e for e in r.ledger["entries"] if e["id"] == "check/server-request-count-equals-requests-sent")
     assert before["observed"] == 20
-
-
-def test_miscount_fails_exactly_the_request_count_checks(cli):
-    seed = run(cli, "fakeai-final", "--miscount=3")
-    assert seed.code == 1 and failing(seed.ledger) == {"check/request-count-consistency"}
-    strict = run(cli, "fakeai-strict", "--miscount=3")
-    assert strict.code == 1 and failing(strict.ledger) == REQUEST_COUNT_CHECKS
-    entry = next(e for e in strict.ledger["entries"] if e["id"] == "check/server-request-count-equals-requests-sent")
-    assert entry["observed"] == 23 and entry["expected"] == 20
-
-
-def test_dropped_streams_fail_the_stream_checks_and_the_seed_check_misses_them(cli):
-    strict = run(cli, "fakeai-strict", "--drop-stream-rate=0.5", "--seed=7")
-    assert strict.code == 1
-    assert STREAM_CHECKS <= failing(strict.ledger)
-    dropped = [e for e in strict.ledger["entries"] if e["id"].startswith("load/streaming/") and e["status"] == "fail"]
-    assert dropped and all("without data: [DONE]" in e["message"] for e in dropped)
-    # the seed's "total == successful + failed" holds on a server that miscounts dropped streams
-    seed = run(cli, "fakeai-final", "--drop-stream-rate=0.5", "--seed=7")
-    assert statuses(seed.ledger)["check/streaming-count-consistency"] == "pass"
-
-
-def test_error_rate_makes_server_and_client_error_counts_agree_and_slo_react(cli):
-    r = run(cli, "fakeai-strict", "--error-rate=0.3", "--seed=3")
-    s = statuses(r.ledger)
-    assert r.code == 1
-    assert r.ledger["client"]["requests"]["failed"] > 0
-    assert s["check/server-error-count-equals-failures-the-client-saw"] == "pass"
-    assert s["check/error-tracker-request-count-equals-requests-sent"] == "pass"
-    assert s["check/server-failed-streams-equal-streams-the-client-saw-fail"] == "pass"
-    assert s["check/success-rate-meets-the-slo-target"] == "fail"
-    assert s["check/slo-reported-as-met"] == "fail"
 
 
 def test_event_lag_is_waited_for_and_fails_when_the_wait_is_shorter(cli):

@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import poll
 
 ROOT = Path(__file__).resolve().parent.parent
 MANY = ROOT / "tests" / "data" / "contracts" / "hardening" / "many.yaml"
@@ -26,11 +27,9 @@ def test_a_run_interrupted_after_passing_entries_says_interrupted_everywhere(tmp
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "NO_COLOR": "1"})
     try:
-        deadline = time.monotonic() + 45
-        while "POST /v1/chat/completions" not in (log.read_text(errors="replace") if log.exists() else ""):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no request was sent"
-            time.sleep(0.05)
+        poll(lambda: "POST /v1/chat/completions" in (log.read_text(errors="replace") if log.exists() else ""),
+             45, interval=0.05, what="a request to be sent",
+             stop=lambda: proc.poll() is not None and f"the run ended: {proc.communicate()}")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import poll
 from tests.misbehaving_server import MisbehavingServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,14 +74,15 @@ def _interrupted_ledger(proc: subprocess.Popen, out: str, err: str, report: Path
 
 
 def _poll(condition, timeout: float, what: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the run ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    poll(condition, timeout, interval=0.05, what=what, stop=lambda: _ended(proc))
+
+
+def _ended(proc: subprocess.Popen) -> str | None:
+    """Why waiting on the run is pointless: it ended, with its output."""
+    if proc.poll() is None:
+        return None
+    out, err = proc.communicate()
+    return f"the run ended (exit {proc.returncode}):\n{out}\n{err}"
 
 
 @pytest.mark.timeout(90)
@@ -115,10 +117,7 @@ def test_interrupt_during_load_writes_the_ledger_and_stops_the_server(tmp_path, 
     # the reference server the run started is gone, not orphaned
     assert servers
     for pid in servers:
-        deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(pid), f"reference server {pid} survived the interrupted run"
+        poll(lambda: not _alive(pid), 5, what=f"reference server {pid} to end with the interrupted run")
 
 
 @pytest.mark.timeout(60)

@@ -17,21 +17,10 @@ import requests
 from fakeai_contract.errors import UsageError
 from fakeai_contract.lifecycle import (ServerProcess, describe_exit, free_port, reference_command,
                                        running_servers, stop_all)
+from tests.helpers import poll
 
 PY = sys.executable
 pytestmark = pytest.mark.timeout(60)
-
-
-def wait_for(condition, timeout=10.0, interval=0.02):
-    """Poll CONDITION until it is truthy; fail the test after TIMEOUT seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 def alive(pid: int) -> bool:
@@ -82,8 +71,8 @@ def test_http_server_starts_answers_logs_and_stops(tmp_path):
                 return requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
             except requests.ConnectionError:
                 return False
-        wait_for(answers)
-        wait_for(lambda: "GET / HTTP/1.1" in log_text(server))
+        poll(answers, timeout=10)
+        poll(lambda: "GET / HTTP/1.1" in log_text(server), timeout=10)
     assert not server.is_running
     assert server.poll() == -signal.SIGTERM
     with pytest.raises(OSError):
@@ -97,7 +86,7 @@ def test_early_exit_gives_exit_code_and_tail(tmp_path):
                  "print('fatal: bad config', file=sys.stderr)\n"
                  "sys.exit(3)\n")
     server = ServerProcess(cmd, log_path=tmp_path / "s.log").start()
-    code = wait_for(lambda: server.poll() is not None and server.poll() + 1000)
+    code = poll(lambda: server.poll() is not None and server.poll() + 1000, timeout=10)
     assert server.poll() == 3 and code == 1003
     assert not server.is_running
     assert server.tail(3) == ["line 198", "line 199", "fatal: bad config"]
@@ -112,7 +101,7 @@ def test_tail_reads_across_blocks_and_skips_earlier_content(tmp_path):
     log.write_text("old run line\n" * 10)
     cmd = script(tmp_path, "many.py", "for i in range(5000): print('x' * 30, i)\n")
     server = ServerProcess(cmd, log_path=log).start()
-    wait_for(lambda: server.poll() is not None)
+    poll(lambda: server.poll() is not None, timeout=10)
     assert server.log_start == len("old run line\n") * 10
     assert log.read_text().startswith("old run line\n")          # appended, not overwritten
     tail = server.tail(1000)
@@ -129,7 +118,7 @@ def test_sigterm_ignoring_server_is_killed_after_grace(tmp_path):
                  "print('ready', flush=True)\n"
                  "time.sleep(60)\n")
     server = ServerProcess(cmd, log_path=tmp_path / "s.log", grace=0.5).start()
-    wait_for(lambda: "ready" in log_text(server))
+    poll(lambda: "ready" in log_text(server), timeout=10)
     began = time.monotonic()
     code = server.stop()
     elapsed = time.monotonic() - began
@@ -141,7 +130,7 @@ def test_sigterm_ignoring_server_is_killed_after_grace(tmp_path):
 def test_well_behaved_server_stops_without_waiting_for_grace(tmp_path):
     cmd = script(tmp_path, "sleeper.py", "import time\nprint('ready')\ntime.sleep(60)\n")
     server = ServerProcess(cmd, log_path=tmp_path / "s.log", grace=20).start()
-    wait_for(lambda: "ready" in log_text(server))
+    poll(lambda: "ready" in log_text(server), timeout=10)
     began = time.monotonic()
     assert server.stop() == -signal.SIGTERM
     assert time.monotonic() - began < 5
@@ -156,7 +145,7 @@ CHILD_SPAWNER = (
 
 
 def _child_pid(server: ServerProcess) -> int:
-    line = wait_for(lambda: next((l for l in server.tail(5) if l.startswith("child ")), None))
+    line = poll(lambda: next((l for l in server.tail(5) if l.startswith("child ")), None), timeout=10)
     return int(line.split()[1])
 
 
@@ -166,7 +155,7 @@ def test_stop_kills_the_whole_process_group(tmp_path):
     child = _child_pid(server)
     assert alive(child) and os.getpgid(child) == server.pid
     server.stop()
-    wait_for(lambda: not alive(child), timeout=5)
+    poll(lambda: not alive(child), timeout=5)
     assert not alive(server.pid)
 
 
@@ -174,10 +163,10 @@ def test_stop_kills_children_left_behind_by_an_exited_leader(tmp_path):
     cmd = script(tmp_path, "launcher.py", CHILD_SPAWNER.format(after="sys.exit(0)"))
     server = ServerProcess(cmd, log_path=tmp_path / "s.log", grace=3).start()
     child = _child_pid(server)
-    wait_for(lambda: server.poll() is not None)
+    poll(lambda: server.poll() is not None, timeout=10)
     assert server.poll() == 0 and alive(child)
     assert server.stop() == 0
-    wait_for(lambda: not alive(child), timeout=5)
+    poll(lambda: not alive(child), timeout=5)
 
 
 def test_stop_all_stops_every_running_server(tmp_path):
@@ -229,7 +218,7 @@ def test_empty_command_and_bad_signal_are_usage_errors(tmp_path):
 def test_without_shell_a_semicolon_is_just_an_argument(tmp_path):
     command = f"{shlex.quote(PY)} -c 'import sys; print(sys.argv[1:])' a ';' echo INJECTED"
     server = ServerProcess(command, log_path=tmp_path / "s.log").start()
-    wait_for(lambda: server.poll() is not None)
+    poll(lambda: server.poll() is not None, timeout=10)
     lines = server.tail(10)
     assert lines == ["['a', ';', 'echo', 'INJECTED']"]
     server.stop()
@@ -237,11 +226,11 @@ def test_without_shell_a_semicolon_is_just_an_argument(tmp_path):
 
 def test_with_shell_the_command_line_is_interpreted(tmp_path):
     server = ServerProcess("echo one; echo two >&2; exit 7", shell=True, log_path=tmp_path / "s.log").start()
-    wait_for(lambda: server.poll() is not None)
+    poll(lambda: server.poll() is not None, timeout=10)
     assert server.poll() == 7 and server.tail() == ["one", "two"]
     server.stop()
     missing = ServerProcess("no-such-server-binary-xyz", shell=True, log_path=tmp_path / "m.log").start()
-    wait_for(lambda: missing.poll() is not None)
+    poll(lambda: missing.poll() is not None, timeout=10)
     assert "command not found" in describe_exit(missing.poll())
     missing.stop()
 
@@ -251,7 +240,7 @@ def test_env_is_added_and_stdin_is_empty(tmp_path):
                      "repr(sys.stdin.read()))"]
     server = ServerProcess(cmd, env={"FAKEAI_X": "hello"}, log_path=tmp_path / "s.log",
                            cwd=tmp_path).start()
-    wait_for(lambda: server.poll() is not None)
+    poll(lambda: server.poll() is not None, timeout=10)
     assert server.poll() == 0 and server.tail() == ["hello True ''"]
     server.stop()
 
@@ -277,4 +266,4 @@ def test_servers_are_stopped_when_the_interpreter_exits(tmp_path):
     done = subprocess.run([PY, "-c", program], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     pid = int(done.stdout.strip())
-    wait_for(lambda: not alive(pid), timeout=5)
+    poll(lambda: not alive(pid), timeout=5)

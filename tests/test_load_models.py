@@ -11,7 +11,7 @@ import pytest
 from fakeai_contract.contract import load_contract
 from fakeai_contract.phases.models import served_ids
 from fakeai_contract.plan import planned_models, with_served_models
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.misbehaving_server import MisbehavingServer
 
 CONTRACT = str(Path(__file__).parent / "data" / "contracts" / "load" / "auto-models.yaml")

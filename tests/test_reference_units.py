@@ -20,6 +20,7 @@ from fakeai_contract.reference.timing import PreciseSelector
 from fakeai_contract.reference.trackers import ErrorTracker, RateWindow, RequestTracker, StreamTracker
 from fakeai_contract.reference.validation import ApiError, parse_chat_request
 
+from tests.helpers import poll_async
 from tests.reference_helpers import parse_sse
 
 
@@ -219,8 +220,7 @@ def test_bus_applies_in_order_and_counts_depth():
             bus.publish("a", n=n)
         bus.publish("b")
         depth_before = bus.queue_depth
-        while bus.queue_depth:
-            await asyncio.sleep(0.001)
+        await poll_async(lambda: not bus.queue_depth, 5, interval=0.001, what="the bus to drain")
         await bus.stop()
         return bus, seen, depth_before
     bus, seen, depth_before = asyncio.run(scenario())
@@ -242,8 +242,7 @@ def test_bus_lag_is_per_event_and_does_not_accumulate():
             bus.publish("x")
         await asyncio.sleep(lag / 3)
         mid_depth = bus.queue_depth
-        while bus.queue_depth:
-            await asyncio.sleep(0.005)
+        await poll_async(lambda: not bus.queue_depth, 5, interval=0.005, what="the bus to drain")
         took = time.monotonic() - start
         await bus.stop()
         return applied_at, mid_depth, took
