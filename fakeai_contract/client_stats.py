@@ -27,6 +27,7 @@ class _ModelCounts:
 class ClientStats:
     """Accumulates request outcomes; `to_dict()` is the evaluation document's `client` section."""
 
+    kind: str = "chat"          # a path's stats: the API its requests speak
     total: int = 0
     succeeded: int = 0
     failed: int = 0
@@ -41,10 +42,13 @@ class ClientStats:
     total_tokens: int = 0
     usage_reports: int = 0
     by_model: dict[str, _ModelCounts] = field(default_factory=dict)
+    # per request path (chat, completions, embeddings): the same figures, each path's own; a
+    # path's stats keep no timeline and no paths of their own
+    by_path: dict[str, "ClientStats"] = field(default_factory=dict)
     latency: array = field(default_factory=lambda: array("d"))
     ttft: array = field(default_factory=lambda: array("d"))
     itl: array = field(default_factory=lambda: array("d"))
-    timeline: Timeline = field(default_factory=Timeline)
+    timeline: Timeline | None = field(default_factory=Timeline)
     # Open-loop load only: latency and TTFT measured from each request's intended send time, and
     # how late the sends were against the schedule.
     intended_latency: array = field(default_factory=lambda: array("d"))
@@ -54,13 +58,22 @@ class ClientStats:
     def add(self, *, model: str, stream: bool, ok: bool, latency_s: float, ttft_s: float | None = None,
             itl_s: list[float] | None = None, chunks: int = 0, done: bool = False,
             usage: dict | None = None, seq: int | None = None, start_s: float = 0.0,
-            http_status: int | None = None, send_delay_s: float | None = None) -> None:
+            http_status: int | None = None, send_delay_s: float | None = None,
+            path: str | None = None, kind: str = "chat") -> None:
         """Count one finished request; START_S is when it was sent, from the start of the load;
-        SEND_DELAY_S how late it left against its intended time (open loop only)."""
+        SEND_DELAY_S how late it left against its intended time (open loop only); PATH where it
+        went and KIND the API it speaks (an embeddings usage has no completion tokens)."""
         self.total += 1
-        self.timeline.add(seq=self.total if seq is None else seq, model=model, stream=stream, ok=ok,
-                          start_s=start_s, duration_s=latency_s, ttft_s=ttft_s if stream else None,
-                          http_status=http_status)
+        if path is not None:
+            child = self.by_path.get(path)
+            if child is None:
+                child = self.by_path[path] = ClientStats(timeline=None, kind=kind)
+            child.add(model=model, stream=stream, ok=ok, latency_s=latency_s, ttft_s=ttft_s, itl_s=itl_s,
+                      chunks=chunks, done=done, usage=usage, send_delay_s=send_delay_s, kind=kind)
+        if self.timeline is not None:
+            self.timeline.add(seq=self.total if seq is None else seq, model=model, stream=stream, ok=ok,
+                              start_s=start_s, duration_s=latency_s, ttft_s=ttft_s if stream else None,
+                              http_status=http_status)
         if send_delay_s is not None:
             self.send_delay.append(send_delay_s)
             self.intended_latency.append(send_delay_s + latency_s)
@@ -93,6 +106,8 @@ class ClientStats:
             self.non_streaming += 1
         if isinstance(usage, dict):
             p, c, t = usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens")
+            if kind == "embeddings" and c is None:
+                c = 0           # an embeddings usage counts prompt tokens only
             if all(isinstance(v, int) and not isinstance(v, bool) for v in (p, c, t)):
                 self.usage_reports += 1
                 self.prompt_tokens += p
@@ -116,9 +131,22 @@ class ClientStats:
             row.total += c.total
             row.succeeded += c.succeeded
             row.failed += c.failed
-        self.timeline.merge(other.timeline)
+        for path, theirs in other.by_path.items():
+            mine = self.by_path.get(path)
+            if mine is None:
+                self.by_path[path] = theirs
+            else:
+                mine.merge(theirs)
+        if self.timeline is not None and other.timeline is not None:
+            self.timeline.merge(other.timeline)
 
     def to_dict(self) -> dict[str, Any]:
+        """The `client` section: totals, per model, per path, timings and tokens."""
+        out = self._figures()
+        out["by_path"] = {path: {"kind": child.kind, **child._figures()} for path, child in self.by_path.items()}
+        return out
+
+    def _figures(self) -> dict[str, Any]:
         lat = sorted(self.latency)
         latency = {"mean": round(sum(lat) / len(lat), 6) if lat else None, **_pcts(self.latency),
                    "max": round(lat[-1], 6) if lat else None}

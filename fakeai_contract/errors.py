@@ -70,5 +70,10 @@ class UsageError(ContractError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean' suggestion for WORD among CHOICES, or None."""
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return match[0] if match else None
+    choices = list(choices)
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    folded = {c.lower(): c for c in choices}      # 'post' is 'POST', whatever difflib thinks
+    match = difflib.get_close_matches(word.lower(), list(folded), n=1, cutoff=0.6)
+    return folded[match[0]] if match else None

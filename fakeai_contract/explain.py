@@ -10,7 +10,7 @@ from fakeai_contract.checks.operators import BUCKET, OPERATORS
 from fakeai_contract.checks.rules import expressions
 from fakeai_contract.model import Check, Contract
 from fakeai_contract.prometheus.calls import written_calls
-from fakeai_contract.plan import AUTO, AUTO_TEXT, models_for, requests_by_model, total_requests
+from fakeai_contract.plan import AUTO, AUTO_TEXT, kind_of, models_for, path_of, requests_by_model, total_requests
 
 
 
@@ -49,8 +49,14 @@ def _load_line(contract: Contract) -> str:
             size += f" (about {round(load.rate * load.duration)} requests)"
         else:
             size += ", as many requests as that allows"
-        return f"POST {load.path} {size}, {pacing}; the mix is cycled"
-    return f"{total_requests(contract)} requests to POST {load.path}, {pacing}"
+        return f"POST {load.path} {size}, {pacing}{_order(load)}; the mix is cycled"
+    return f"{total_requests(contract)} requests to POST {load.path}, {pacing}{_order(load)}"
+
+
+def _order(load) -> str:
+    if load.order == "sequential":
+        return ""
+    return f", order {load.order}" + (f" (seed {load.seed})" if load.order == "shuffle" else "")
 
 
 def explain(contract: Contract) -> str:
@@ -82,6 +88,10 @@ def explain(contract: Contract) -> str:
     for mix in load.mix:
         kind = "streaming" if mix.is_streaming else "non-streaming"
         schema = mix.chunk_schema if mix.is_streaming else mix.response_schema
+        api = kind_of(path_of(contract, mix))
+        kind += "" if api == "chat" else f" {api}"
+        if mix.path or mix.method != "POST":
+            kind += f" to {mix.method} {path_of(contract, mix)}"
         if cycled:     # no total: each entry's count is its share, its models take turns
             models = [f"{AUTO} ({AUTO_TEXT})" if m == AUTO else m for m in models_for(contract, mix)]
             share = ("every request" if mix.count == total_requests(contract)
@@ -91,6 +101,8 @@ def explain(contract: Contract) -> str:
         else:
             line = f"  mix {mix.name}: {mix.count} x {kind}"
         out.append(line + (f", each validated against {schema}" if schema else ""))
+        for name in sorted(mix.headers):
+            out.append(f"    header {name}: {mix.headers[name]}")
     by_model = {} if cycled else {(f"{AUTO} ({AUTO_TEXT})" if m == AUTO else m): row
                                   for m, row in requests_by_model(contract).items()}
     if by_model:

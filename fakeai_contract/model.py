@@ -40,6 +40,13 @@ class Health:
     location: Location | None = None
 
 
+#: HTTP methods a mix entry may use; only the first three send the body.
+METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+#: How the mix entries' requests follow one another (load.order).
+ORDERS = ("sequential", "interleave", "shuffle")
+
+
 @dataclass(frozen=True)
 class MixEntry:
     """One kind of request in the load: COUNT requests with BODY, models assigned in turn."""
@@ -50,6 +57,9 @@ class MixEntry:
     response_schema: str | None = None
     chunk_schema: str | None = None
     models: tuple[str, ...] | None = None   # overrides Load.models for this entry
+    path: str | None = None                 # overrides Load.path for this entry
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)   # merged over the target's headers
     location: Location | None = None
 
     @property
@@ -71,6 +81,7 @@ class Load:
     duration: float | None = None        # seconds: cycle the mix until the time is up
     max_in_flight: int = 1024            # open loop: cap on outstanding requests
     seed: int = 0
+    order: str = "sequential"            # sequential | interleave | shuffle (seeded by seed)
     location: Location | None = None
 
     @property

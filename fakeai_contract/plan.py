@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import random
+from array import array
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
-from fakeai_contract.model import Contract, MixEntry
+from fakeai_contract.model import BODY_METHODS, Contract, MixEntry
 
 #: A `load.models` (or mix entry `models`) name that stands for the models the server lists.
 AUTO = "auto"
 #: Where `auto` is discovered, against the server root as every contract path is.
 MODELS_PATH = "/v1/models"
 AUTO_TEXT = f"discovered from {MODELS_PATH} at run time"
+
+#: What a request path asks for, by how it ends: how its answer is read, checked and counted.
+KINDS = (("/chat/completions", "chat"), ("/completions", "completions"), ("/embeddings", "embeddings"))
+
+
+def kind_of(path: str) -> str:
+    """chat, completions or embeddings: the API a request to PATH speaks (chat for any other path)."""
+    bare = path.split("?", 1)[0].rstrip("/")
+    return next((kind for suffix, kind in KINDS if bare.endswith(suffix)), "chat")
+
+
+def path_of(contract: Contract, mix: MixEntry) -> str:
+    """Where MIX's requests go: its own path, else load.path."""
+    return mix.path or contract.load.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +41,20 @@ class PlannedRequest:
     mix: MixEntry
     n: int              # 1-based position within its mix entry
     model: str
+    path: str = ""      # where it goes (the entry's path or load.path)
 
     @property
     def is_streaming(self) -> bool:
         return self.mix.is_streaming
 
-    def body(self) -> dict[str, Any]:
-        """The request body, with {n} and {model} filled in and the model set."""
+    @property
+    def kind(self) -> str:
+        return kind_of(self.path)
+
+    def body(self) -> dict[str, Any] | None:
+        """The request body, with {n} and {model} filled in and the model set (None: the method sends none)."""
+        if self.mix.method not in BODY_METHODS:
+            return None
         body = _fill(self.mix.body, {"n": str(self.n), "model": self.model, "seq": str(self.seq)})
         body["model"] = self.model
         if self.is_streaming:
@@ -100,24 +124,46 @@ def total_requests(contract: Contract) -> int:
     return sum(m.count for m in contract.load.mix)
 
 
-def iter_requests(contract: Contract) -> Iterator[PlannedRequest]:
-    """Every request of the load, in order: mix entries in turn, models assigned round-robin.
+def _interleaved(mix: tuple[MixEntry, ...]) -> Iterator[int]:
+    """Entry indexes spread evenly: entry i's j-th request at (j + 1/2) / count_i of the cycle."""
+    def keyed(i: int, count: int) -> Iterable[tuple[float, int]]:
+        return (((j + 0.5) / count, i) for j in range(count))
+    return (i for _, i in heapq.merge(*(keyed(i, m.count) for i, m in enumerate(mix))))
 
+
+def _cycle_order(load, rng: random.Random) -> Iterable[int]:
+    """The mix entry index of each request of one cycle of the mix, in load.order."""
+    if load.order == "interleave":
+        return _interleaved(load.mix)
+    order = array("I", (i for i, m in enumerate(load.mix) for _ in range(m.count)))
+    if load.order == "shuffle":
+        rng.shuffle(order)
+    return order
+
+
+def iter_requests(contract: Contract) -> Iterator[PlannedRequest]:
+    """Every request of the load, in load.order, models assigned round-robin within each entry.
+
+    sequential: each entry's requests in turn; interleave: the entries' requests spread evenly
+    through the run; shuffle: a random order seeded by load.seed (the same seed, the same order).
     A `load.duration` run has no fixed total: the mix is cycled for as long as the caller takes
     requests (each entry's count is its share of every cycle), and `of` is 0.
     """
-    cycle = contract.load.duration is not None
+    load = contract.load
+    cycle = load.duration is not None
     total = 0 if cycle else total_requests(contract)
+    rng = random.Random(f"order:{load.seed}")     # its own stream: arrivals draw from the seed too
+    paths = [path_of(contract, mix) for mix in load.mix]
+    models = [models_for(contract, mix) for mix in load.mix]
+    numbers = [0] * len(load.mix)
     seq = 0
-    numbers = {mix.name: 0 for mix in contract.load.mix}
     while True:
-        for mix in contract.load.mix:
-            models = models_for(contract, mix)
-            for _ in range(mix.count):
-                seq += 1
-                numbers[mix.name] += 1
-                n = numbers[mix.name]
-                yield PlannedRequest(seq=seq, of=total, mix=mix, n=n, model=models[(n - 1) % len(models)])
+        for i in _cycle_order(load, rng):
+            seq += 1
+            numbers[i] += 1
+            n = numbers[i]
+            yield PlannedRequest(seq=seq, of=total, mix=load.mix[i], n=n,
+                                 model=models[i][(n - 1) % len(models[i])], path=paths[i])
         if not cycle or not seq:
             return
 

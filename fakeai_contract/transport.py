@@ -90,10 +90,11 @@ class HttpClient(Protocol):
     """What the phases need from a transport: fetch a document, consume a stream."""
 
     async def fetch(self, path: str, *, method: str = "GET", body: Any = None, fmt: str = "json",
-                    timeout: float | None = None) -> Fetched: ...
+                    timeout: float | None = None, headers: dict[str, str] | None = None) -> Fetched: ...
 
     async def stream(self, path: str, body: Any, *, on_chunk: ChunkCheck | None = None,
-                     timeout: float | None = None) -> StreamResult: ...
+                     timeout: float | None = None, method: str = "POST",
+                     headers: dict[str, str] | None = None) -> StreamResult: ...
 
 
 #: How much one socket read may take. asyncio reads into a fresh buffer of its class default
@@ -159,15 +160,16 @@ class Transport:
         return b"".join(parts)
 
     async def fetch(self, path: str, *, method: str = "GET", body: Any = None, fmt: str = "json",
-                    timeout: float | None = None) -> Fetched:
-        """Fetch PATH and decode it as FMT ('json' or 'text'), within the request deadline."""
+                    timeout: float | None = None, headers: dict[str, str] | None = None) -> Fetched:
+        """Fetch PATH and decode it as FMT ('json' or 'text'), within the request deadline;
+        HEADERS go over the target's."""
         url = self.url(path)
         t0 = time.monotonic()
         result = Fetched(url=url, ok=False)
         deadline = timeout if timeout is not None else self.target.request_timeout
         try:
             async with asyncio.timeout(deadline):
-                async with self._session.request(method, url, json=body,
+                async with self._session.request(method, url, json=body, headers=headers,
                                                  max_redirects=self.target.max_redirects) as resp:
                     _small_reads(resp)
                     result.http_status = resp.status
@@ -183,8 +185,9 @@ class Transport:
         return result
 
     async def stream(self, path: str, body: Any, *, on_chunk: Callable[[dict], str | None] | None = None,
-                     timeout: float | None = None) -> StreamResult:
-        """POST BODY and consume the SSE answer, timing each chunk at byte arrival.
+                     timeout: float | None = None, method: str = "POST",
+                     headers: dict[str, str] | None = None) -> StreamResult:
+        """Send BODY (POST unless METHOD) and consume the SSE answer, timing each chunk at byte arrival.
 
         ON_CHUNK validates each decoded chunk and returns an error text or None.
         """
@@ -194,8 +197,8 @@ class Transport:
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
-                async with self._session.post(url, json=body, max_redirects=self.target.max_redirects,
-                                              headers={"Accept": "text/event-stream"}) as resp:
+                async with self._session.request(method, url, json=body, max_redirects=self.target.max_redirects,
+                                                 headers={"Accept": "text/event-stream", **(headers or {})}) as resp:
                     _small_reads(resp)
                     result.http_status = resp.status
                     ctype = resp.headers.get("Content-Type", "")
@@ -296,7 +299,8 @@ def _on_event(result: StreamResult, event: Event, on_chunk) -> tuple[str | None,
             if not isinstance(choice, dict):
                 continue
             delta = choice.get("delta")
-            if isinstance(delta, dict) and _content_of(delta):
+            # a chat chunk carries a delta; a text completion chunk carries its text
+            if isinstance(delta, dict) and _content_of(delta) or isinstance(choice.get("text"), str) and choice["text"]:
                 tokens += 1
             if choice.get("finish_reason"):
                 result.finish_reason = choice["finish_reason"]

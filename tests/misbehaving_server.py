@@ -28,7 +28,7 @@ MODES = (
     "metrics_hang", "metrics_trickle", "metrics_huge", "metrics_huge_chunked", "redirect_loop",
     "counts_disagree", "events_never_published", "metrics_nan", "metrics_deep", "metrics_gzip_bomb",
     "redirect_elsewhere", "wrong_model", "bad_usage", "health_empty", "metrics_bad_gzip",
-    "metrics_not_http",
+    "metrics_not_http", "text_bad_shape", "embed_bad_shape",
 )
 
 HUGE_BYTES = 64 * 1024 * 1024
@@ -146,6 +146,8 @@ class MisbehavingServer:
         path = request.path.split("?", 1)[0]
         if path == "/v1/chat/completions" and request.method == "POST":
             return self._chat
+        if path in ("/v1/completions", "/v1/embeddings") and request.method == "POST":
+            return self._text if path == "/v1/completions" else self._embed
         table = {"/health": self._health, "/v1/models": self._models, **{p: self._metrics for p in METRIC_PATHS}}
         return table.get(path, _not_found)
 
@@ -167,6 +169,39 @@ class MisbehavingServer:
             await _hold(reader)
         else:
             await _send(writer, *answer)
+
+    # -- text completions and embeddings -------------------------------------------------
+
+    async def _text(self, request: Request, reader, writer) -> None:
+        """POST /v1/completions; text_bad_shape: the text is missing (JSON) or a number (chunks)."""
+        body = json.loads(request.body or b"{}")
+        model, bad = self._answered(body), self.mode == "text_bad_shape"
+        if not body.get("stream"):
+            doc = _text_doc(model, [{"text": "".join(_TOKENS), "index": 0, "logprobs": None, "finish_reason": "stop"}])
+            if bad:
+                del doc["choices"][0]["text"]
+            await _send_json(writer, doc)
+            return
+        chunks = [_text_doc(model, [{"text": 7 if bad else t, "index": 0, "logprobs": None, "finish_reason": None}],
+                            usage=False) for t in _TOKENS]
+        chunks.append(_text_doc(model, [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}], usage=False))
+        writer.write(_head(200, "text/event-stream", None))
+        for doc in chunks:
+            writer.write(_chunked(b"data: " + json.dumps(doc).encode() + b"\n\n"))
+        writer.write(_chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        await writer.drain()
+
+    def _answered(self, body: dict) -> str:
+        return "some-other-model" if self.mode == "wrong_model" else body.get("model", "gpt-4")
+
+    async def _embed(self, request: Request, reader, writer) -> None:
+        """POST /v1/embeddings; embed_bad_shape: a string embedding and a total that is not the prompt."""
+        body = json.loads(request.body or b"{}")
+        bad = self.mode == "embed_bad_shape"
+        await _send_json(writer, {"object": "list", "model": self._answered(body),
+                                  "data": [{"object": "embedding", "index": 0,
+                                            "embedding": "AAAAAA==" if bad else [0.6, 0.8]}],
+                                  "usage": {"prompt_tokens": 3, "total_tokens": 4 if bad else 3}})
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -428,6 +463,14 @@ def _completion(model: str) -> dict:
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(_TOKENS)},
                          "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 9, "completion_tokens": len(_TOKENS), "total_tokens": 9 + len(_TOKENS)}}
+
+
+def _text_doc(model: str, choices: list, usage: bool = True) -> dict:
+    doc = {"id": "cmpl-misbehaving", "object": "text_completion", "created": int(time.time()), "model": model,
+           "choices": choices}
+    if usage:
+        doc["usage"] = {"prompt_tokens": 3, "completion_tokens": len(_TOKENS), "total_tokens": 3 + len(_TOKENS)}
+    return doc
 
 
 def _chunk(model: str, delta: dict, finish: str | None = None) -> bytes:

@@ -195,8 +195,17 @@ COMPLETION = {"id": "chatcmpl-1", "object": "chat.completion", "created": 170000
               "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}, "system_fingerprint": "fp"}
 CHUNK = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4",
          "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]}
+TEXT = {"id": "cmpl-1", "object": "text_completion", "created": 1700000000, "model": "m",
+        "choices": [{"text": "Hi", "index": 0, "logprobs": None, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+TEXT_CHUNK = {**TEXT, "choices": [{"text": "Hi", "index": 0, "logprobs": None, "finish_reason": None}]}
+EMBEDDINGS = {"object": "list", "model": "m", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, -2, 0]}],
+              "usage": {"prompt_tokens": 3, "total_tokens": 3}}
 GOOD = {
     "health.schema.json": {"status": "healthy", "ready": True},
+    "completion.schema.json": TEXT,
+    "completion_chunk.schema.json": {k: v for k, v in TEXT_CHUNK.items() if k != "usage"},
+    "embeddings.schema.json": EMBEDDINGS,
     "chat_completion.schema.json": COMPLETION,
     "chat_completion_chunk.schema.json": CHUNK,
     "metrics.schema.json": {"total_requests": 20, "requests_per_second": 5.85, "avg_response_time": 0.171},
@@ -210,6 +219,8 @@ ALSO_GOOD = [
     ("chat_completion.schema.json", {**COMPLETION, "choices": [{"index": 0, "finish_reason": "tool_calls",
                                                                 "message": {"role": "assistant", "content": None}}]}),
     ("chat_completion_chunk.schema.json", {**CHUNK, "choices": [], "usage": COMPLETION["usage"]}),
+    ("completion_chunk.schema.json", {**TEXT_CHUNK, "usage": None}),
+    ("completion_chunk.schema.json", {**TEXT_CHUNK, "choices": []}),
     ("metrics.schema.json", {"total_requests": 0, "requests_per_second": 0, "avg_response_time": None}),
     ("metrics_streaming.schema.json", {**GOOD["metrics_streaming.schema.json"], "ttft_percentiles": None}),
 ]
@@ -221,6 +232,18 @@ BAD = [
                                                               "total_tokens": 0}}, "$.usage"),
     ("chat_completion.schema.json", {k: v for k, v in COMPLETION.items() if k != "choices"}, "$"),
     ("chat_completion_chunk.schema.json", {**CHUNK, "choices": [{"index": 0, "delta": {}}]}, "$.choices[0]"),
+    ("completion.schema.json", {**TEXT, "object": "chat.completion"}, "$.object"),
+    ("completion.schema.json", {**TEXT, "choices": [{"index": 0, "logprobs": None, "finish_reason": "stop"}]}, "$.choices[0]"),
+    ("completion.schema.json", {**TEXT, "choices": [{**TEXT["choices"][0], "finish_reason": None}]},
+     "$.choices[0].finish_reason"),
+    ("completion.schema.json", {**TEXT, "usage": None}, "$.usage"),
+    ("completion_chunk.schema.json", {**TEXT_CHUNK, "choices": [{"index": 0, "text": 5, "logprobs": None,
+                                                                 "finish_reason": None}]}, "$.choices[0].text"),
+    ("completion_chunk.schema.json", {**TEXT_CHUNK, "object": "chat.completion.chunk"}, "$.object"),
+    ("embeddings.schema.json", {**EMBEDDINGS, "data": [{"object": "embedding", "index": 0, "embedding": "AAAA"}]},
+     "$.data[0].embedding"),
+    ("embeddings.schema.json", {**EMBEDDINGS, "data": []}, "$.data"),
+    ("embeddings.schema.json", {**EMBEDDINGS, "usage": {"total_tokens": 3}}, "$.usage"),
     ("metrics.schema.json", {"total_requests": "20", "requests_per_second": 1, "avg_response_time": 1}, "$.total_requests"),
     ("metrics_events.schema.json", {"events_published": 1, "events_processed": 1, "queue_depth": -1}, "$.queue_depth"),
     ("metrics_errors.schema.json", {"total_requests": 1, "total_errors": 0, "error_rate": 1.5}, "$.error_rate"),

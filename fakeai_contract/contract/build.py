@@ -83,7 +83,9 @@ def build(tree: PosDict, source: Path) -> Contract:
     ld = tree.get("load") or PosDict()
     mix = ld.get("mix") or PosList()
     entries = tuple(_given(MixEntry, e, location=value_location(mix, i), count=int(e["count"]),
-                           models=tuple(e["models"]) if "models" in e else None) for i, e in enumerate(mix))
+                           models=tuple(e["models"]) if "models" in e else None,
+                           headers={str(k): str(v) for k, v in (e.get("headers") or {}).items()})
+                    for i, e in enumerate(mix))
     load = _given(Load, ld, mix=entries, models=tuple(ld.get("models") or ()), **_ints(ld, "concurrency", "itemize", "max_in_flight", "seed"),
                   **_floats(ld, "rate", "duration"),
                   location=value_location(tree, "load") if "load" in tree else None)
@@ -184,7 +186,8 @@ def _load(path: Path, overrides: Mapping[str, Any], env: Mapping[str, str]) -> C
     contract = build(tree, path)
     from fakeai_contract.target import url_passwords
 
-    secrets = frozenset(resolver.secrets() | _header_secrets(contract.target.headers)
+    headers = [contract.target.headers, *(m.headers for m in contract.load.mix)]
+    secrets = frozenset(resolver.secrets() | set().union(*map(_header_secrets, headers))
                         | url_passwords(contract.target.base_url))
     return dataclasses.replace(contract, vars=plain(variables), secrets=secrets, schema_dirs=schema_dirs,
                                files=merged.files, removed=merged.removals, schema_store=store)

@@ -153,6 +153,11 @@ def _schema_errors(err: ValidationError, tree: Any, examples_from: Any = None) -
                             fix="use letters, digits and '_' only, starting with a letter or '_'")
         return
     loc = locate(tree, path)
+    if err.validator == "pattern" and key == "path" and isinstance(err.instance, str):
+        fixed = "/" + err.instance.lstrip("/") if err.instance.strip() else "/v1/completions"
+        yield ContractError(f"{where}: {_shown(err.instance)} must start with '/'; did you mean {fixed!r}?", loc,
+                            fix=f"write {key}: {json.dumps(fixed)} (paths resolve against the server root)")
+        return
     if err.validator == "required":
         missing = next((k for k in err.validator_value if k not in err.instance), None)
         # an anyOf branch ({required: [...]}) has no properties: the examples are the parent's
@@ -403,6 +408,10 @@ def semantic_errors(tree: PosDict, store: SchemaStore, removed: Mapping[str, Any
                                     value_location(load, "mix"), fix="lower the counts"))
     errors += _open_loop_errors(load)
     for i, entry in enumerate(mix):
+        if entry.get("method", "POST") in ("GET", "DELETE") and entry["body"].get("stream"):
+            errors.append(ContractError(f"mix entry {entry['name']!r} streams, but {entry['method']} sends no body "
+                                        "(so no stream: true)", value_location(entry, "method"),
+                                        fix="send it with method: POST, or remove stream from the body"))
         if not (load.get("models") or entry.get("models") or entry["body"].get("model")):
             errors.append(ContractError(f"mix entry {entry['name']!r} has no model", value_location(mix, i),
                                         fix="list models under load.models, or write models: [...] here"))

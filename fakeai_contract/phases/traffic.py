@@ -18,7 +18,8 @@ from fakeai_contract.model import MixEntry
 from fakeai_contract.monitor import SKEWED, Monitor
 from fakeai_contract.phases.drive import drive
 from fakeai_contract.phases.workers import dealt, run_workers, share
-from fakeai_contract.plan import PlannedRequest, iter_requests, models_for, planned_models, total_requests
+from fakeai_contract.plan import (PlannedRequest, iter_requests, kind_of, models_for, path_of, planned_models,
+                                  total_requests)
 from fakeai_contract.transport import HttpClient
 
 _FIRST = 5   # how many individual problems an aggregated entry keeps
@@ -67,10 +68,15 @@ class _MixTallies:
                                             key=lambda f: f["index"])[:_FIRST]
 
 
-def _usage_problem(usage: Any) -> str | None:
+def _usage_problem(usage: Any, kind: str = "chat") -> str | None:
     if not isinstance(usage, dict):
         return "usage is not an object"
     p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    if kind == "embeddings" and "completion_tokens" not in usage:
+        # an embeddings usage is {prompt_tokens, total_tokens}: nothing is generated
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (p, t)):
+            return f"usage has non-integer counts: {usage}"
+        return None if p == t else f"total_tokens {t} != prompt_tokens {p}"
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (p, c, t)):
         return f"usage has non-integer counts: {usage}"
     if p + c != t:
@@ -159,12 +165,13 @@ class _Load:
         ctx, mix = self.ctx, req.mix
         body = req.body()
         tallies = self.tallies[mix.name]
-        path = self.contract.load.path
+        path, api = req.path, req.kind
+        headers = mix.headers or None
         start_s = time.monotonic() - self.t0
-        sample = {"seq": req.seq, "start_s": start_s}
+        sample = {"seq": req.seq, "start_s": start_s, "path": path, "kind": api}
         if req.is_streaming:
             on_chunk = self._chunk_validator(mix)
-            res = await self.transport.stream(path, body, on_chunk=on_chunk)
+            res = await self.transport.stream(path, body, on_chunk=on_chunk, method=mix.method, headers=headers)
             ok, message, latency = res.ok, res.error, res.elapsed_s
             observed = {"chunks": res.chunks, "done": res.done, "finish_reason": res.finish_reason,
                         "ttft_s": None if res.ttft_s is None else round(res.ttft_s, 6)}
@@ -174,13 +181,13 @@ class _Load:
                 tallies.model.add(req.seq, _model_problem(req.model, res.model))
             usage = res.usage
             if res.usage is not None:
-                tallies.usage.add(req.seq, _usage_problem(res.usage))
+                tallies.usage.add(req.seq, _usage_problem(res.usage, api))
             self.stats.add(model=req.model, stream=True, ok=ok, latency_s=latency, ttft_s=res.ttft_s,
                            itl_s=res.itl_s, chunks=res.chunks, done=res.done, usage=usage,
                            http_status=res.http_status, send_delay_s=send_delay, **sample)
             status = res.http_status
         else:
-            res = await self.transport.fetch(path, method="POST", body=body)
+            res = await self.transport.fetch(path, method=mix.method, body=body, headers=headers)
             doc = res.document
             ok, message, latency = res.ok and isinstance(doc, dict), res.error, res.elapsed_s
             if res.ok and not isinstance(doc, dict):
@@ -196,7 +203,7 @@ class _Load:
                 if usage is None:
                     tallies.usage.missing += 1
                 else:
-                    tallies.usage.add(req.seq, _usage_problem(usage))
+                    tallies.usage.add(req.seq, _usage_problem(usage, api))
                 if isinstance(usage, dict):
                     observed["completion_tokens"] = usage.get("completion_tokens")
             self.stats.add(model=req.model, stream=False, ok=ok, latency_s=latency, usage=usage,
@@ -219,11 +226,13 @@ class _Load:
             kind = "streaming" if req.is_streaming else "non-streaming"
             observed = {"index": req.seq, "of": req.of, "model": req.model, "stream": req.is_streaming,
                         "http_status": status, "latency_s": round(latency, 6), **observed}
+            if mix.path or mix.method != "POST":
+                observed.update(method=mix.method, path=path)
             if send_delay is not None:
                 observed["send_delay_s"] = round(send_delay, 6)
                 observed["intended_latency_s"] = round(send_delay + latency, 6)
             self.sink(Entry(
-                f"load/{mix.name}/{req.n}", "load", f"{req.model} {kind} #{req.n}",
+                f"load/{mix.name}/{req.n}", "load", f"{req.model} {_label(api, kind)} #{req.n}",
                 Status.PASS if ok else Status.FAIL, observed=observed,
                 expected={"http_status": "2xx", "stream_complete": req.is_streaming or None},
                 message=message or "", duration_s=latency, tags=("request", kind),
@@ -246,13 +255,14 @@ class _Load:
             t = self.tallies[mix.name]
             kind = "streaming" if mix.is_streaming else "non-streaming"
             loc = ctx.location(mix)
+            label = _label(kind_of(path_of(self.contract, mix)), kind)
             if not self.itemize:
                 for model in models_for(self.contract, mix):
                     agg = t.by_model.get(model)
                     if not agg:
                         continue
                     yield Entry(
-                        f"load/{mix.name}/{model}", "load", f"{model} {kind} x{agg['total']}",
+                        f"load/{mix.name}/{model}", "load", f"{model} {label} x{agg['total']}",
                         Status.FAIL if agg["failed"] else Status.PASS,
                         observed={"model": model, "stream": mix.is_streaming, **agg},
                         expected={"failed": 0}, tags=("request", kind), location=loc,
@@ -285,6 +295,11 @@ class _Load:
                      message=message, tags=tags, location=loc)
 
 
+def _label(api: str, kind: str) -> str:
+    """How a request is named in its entry: 'streaming', or 'completions streaming' beside chat."""
+    return kind if api == "chat" else f"{api} {kind}"
+
+
 def _model_problem(requested: str, answered: Any) -> str | None:
     if answered == requested:
         return None
@@ -304,6 +319,7 @@ async def run_share(contract, k: int, n: int, itemize: bool, ready) -> dict[str,
     from fakeai_contract.context import RunOptions
     from fakeai_contract.transport import Transport
 
+    whole = contract
     contract = replace(contract, schema_store=SchemaStore(contract.schema_dirs), load=share(contract.load, k, n))
     load = contract.load
     total = total_requests(contract)
@@ -314,7 +330,8 @@ async def run_share(contract, k: int, n: int, itemize: bool, ready) -> dict[str,
         traffic = _Load(ctx, transport, entries.append, itemize=itemize)
         await asyncio.get_running_loop().run_in_executor(None, ready)   # blocks until every worker is
         traffic.t0 = time.monotonic()
-        meta = await drive(load, dealt(iter_requests(contract), k, n), traffic._one, traffic.monitor, mine,
+        # dealt from the whole plan: a share's seed is its own, and a shuffled order must be one order
+        meta = await drive(load, dealt(iter_requests(whole), k, n), traffic._one, traffic.monitor, mine,
                            phase_s=k / contract.load.rate / n if load.is_open_loop else 0.0)
     return {"stats": traffic.stats, "tallies": traffic.tallies, "entries": entries,
             "monitor": traffic.monitor, "meta": meta}

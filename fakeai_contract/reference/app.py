@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .chat import ChatCompletions
+from .embeddings import Embeddings
+from .text_completions import TextCompletions
 from .options import ReferenceOptions
 from .state import ReferenceState
 from .validation import ApiError
@@ -36,6 +38,7 @@ def build_app(options: ReferenceOptions, state: ReferenceState | None = None) ->
     """The reference server as an ASGI application (the event bus runs in its lifespan)."""
     state = state or ReferenceState(options)
     chat = ChatCompletions(state)
+    apis = [TextCompletions(state), Embeddings(state)]       # served beside chat, with its faults
 
     async def retrieve_model(request: Request) -> JSONResponse:
         name = request.path_params["model"]
@@ -61,7 +64,9 @@ def build_app(options: ReferenceOptions, state: ReferenceState | None = None) ->
 
     if state.flavor is not None:
         from .flavors.routes import KeyGuard, flavor_routes
-        app = Starlette(routes=flavor_routes(state.flavor, state, chat, retrieve_model), lifespan=lifespan,
+        routes = flavor_routes(state.flavor, state, chat, retrieve_model)
+        routes += [Route(api.path, api.endpoint, methods=["POST"]) for api in apis]
+        app = Starlette(routes=routes, lifespan=lifespan,
                         exception_handlers={404: _http_error, 405: _http_error})
         app.state.reference = state
         if options.api_key:
@@ -72,6 +77,7 @@ def build_app(options: ReferenceOptions, state: ReferenceState | None = None) ->
         Route("/v1/models", _document(state.model_list), methods=["GET"]),
         Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
         Route("/v1/chat/completions", chat.endpoint, methods=["POST"]),
+        *(Route(api.path, api.endpoint, methods=["POST"]) for api in apis),
         Route("/metrics", _document(state.metrics), methods=["GET"]),
         Route("/metrics/events", _document(state.events), methods=["GET"]),
         Route("/metrics/errors", _document(state.error_metrics), methods=["GET"]),

@@ -77,7 +77,11 @@ class _SSEResponse(StreamingResponse):
 
 
 class ChatCompletions:
-    """The chat completions endpoint bound to the server state."""
+    """The chat completions endpoint bound to the server state (subclasses speak other APIs the
+    same way: PATH, how a body is parsed, how an answer and a stream's chunks are shaped)."""
+
+    path = "/v1/chat/completions"
+    parse = staticmethod(parse_chat_request)
 
     def __init__(self, state: ReferenceState):
         self.state = state
@@ -102,7 +106,7 @@ class ChatCompletions:
             await asyncio.sleep(self.stall_until - time.monotonic())
         raw = await request.body()
         try:
-            chat = parse_chat_request(raw)
+            chat = self.parse(raw)
         except ApiError as err:
             model = model_of(raw)
             self.bus.publish("request.started", model=model, stream=False)
@@ -122,6 +126,15 @@ class ChatCompletions:
             return await self._stream(chat, arrival)
         return await self._complete(chat, arrival)
 
+    def document(self, created: int, model: str, content: str, finish_reason: str,
+                 usage_: dict[str, int]) -> dict:
+        """The non-streaming answer."""
+        return chat_completion(new_completion_id(), created, model, content, finish_reason, usage_, self.style)
+
+    def writer(self, created: int, model: str, include_usage: bool) -> ChunkWriter:
+        """What shapes one stream's chunks."""
+        return ChunkWriter(new_completion_id(), created, model, include_usage, self.style)
+
     def _fail(self, err: ApiError, model: str, *, stream: bool, arrival: float) -> JSONResponse:
         self.bus.publish("request.failed", model=model, stream=stream, status=err.status,
                          error_type=err.type, message=err.message, timestamp=time.time(),
@@ -133,7 +146,7 @@ class ChatCompletions:
             try:
                 raise InjectedServerError(f"injected server error for model {chat.model} (--error-rate)")
             except InjectedServerError:
-                logger.exception("500 Internal Server Error: POST /v1/chat/completions")
+                logger.exception(f"500 Internal Server Error: POST {self.path}")
         if chat.stream:
             # A streaming request answered 500 is a stream that failed before its first byte: the
             # streaming tracker counts it, so server and client agree on how many streams failed.
@@ -146,8 +159,7 @@ class ChatCompletions:
         await _sleep_until(arrival + self.options.latency)
         tokens, finish_reason = completion_tokens(chat.max_tokens, chat.ignore_eos)
         usage_ = usage(chat.prompt_tokens, len(tokens))
-        body = chat_completion(new_completion_id(), int(time.time()), chat.model, "".join(tokens),
-                               finish_reason, usage_, self.style)
+        body = self.document(int(time.time()), chat.model, "".join(tokens), finish_reason, usage_)
         self.bus.publish("request.completed", model=chat.model, stream=False,
                          prompt_tokens=chat.prompt_tokens, completion_tokens=len(tokens),
                          duration_s=time.monotonic() - arrival, finish_reason=finish_reason,
@@ -162,7 +174,7 @@ class ChatCompletions:
 
     async def _events(self, chat: ChatRequest, arrival: float, tokens: tuple[str, ...],
                       finish_reason: str, drop_after: int | None) -> AsyncGenerator[bytes, None]:
-        writer = ChunkWriter(new_completion_id(), int(time.time()), chat.model, chat.include_usage, self.style)
+        writer = self.writer(int(time.time()), chat.model, chat.include_usage)
         bus, model = self.bus, chat.model
         chunks = 0
         sent = 0

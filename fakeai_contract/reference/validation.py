@@ -148,8 +148,35 @@ def _prompt_words(messages: Any) -> int:
     return words
 
 
+def _text_words(prompt: Any, param: str = "prompt") -> int:
+    """Tokens of a completions `prompt` or an embeddings `input`: a string (one word is one token),
+    a list of strings, a list of token ids, or a list of lists of token ids."""
+    if prompt is None:
+        raise _invalid(param, f"Missing required parameter: '{param}'.", "missing_required_parameter")
+    if isinstance(prompt, str):
+        return len(prompt.split())
+    if isinstance(prompt, list) and prompt:
+        if all(isinstance(p, str) for p in prompt):
+            return sum(len(p.split()) for p in prompt)
+        if all(_is_int(p) for p in prompt):
+            return len(prompt)
+        if all(isinstance(p, list) and p and all(_is_int(t) for t in p) for p in prompt):
+            return sum(len(p) for p in prompt)
+    raise _invalid(param, f"Invalid '{param}': expected a string, an array of strings, an array of token ids "
+                          f"or an array of arrays of token ids.", "invalid_type")
+
+
 def parse_chat_request(raw: bytes) -> ChatRequest:
     """Validate a chat completion body; raises ApiError (400) naming the offending parameter."""
+    return _parse(raw, lambda body: _prompt_words(body.get("messages")))
+
+
+def parse_completion_request(raw: bytes) -> ChatRequest:
+    """Validate a (text) completion body: `prompt` instead of `messages`, the same parameters."""
+    return _parse(raw, lambda body: _text_words(body.get("prompt")))
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -158,12 +185,55 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     if not isinstance(body, dict):
         raise ApiError(400, f"The request body must be a JSON object, got {_type_name(body)}.",
                        code="invalid_json")
+    return body
+
+
+def _model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None:
         raise _invalid("model", "Missing required parameter: 'model'.", "missing_required_parameter")
     if not isinstance(model, str) or not model.strip():
         raise _invalid("model", f"Invalid 'model': expected a non-empty string, got {model!r}.", "invalid_type")
-    prompt_tokens = max(1, _prompt_words(body.get("messages")))
+    return model
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """What the server needs from a valid embeddings request."""
+
+    model: str
+    inputs: int                 # how many embeddings to return
+    prompt_tokens: int
+    dimensions: int
+
+
+#: How long an embedding is unless the request asks for `dimensions`.
+EMBEDDING_DIMENSIONS = 8
+MAX_EMBEDDING_DIMENSIONS = 4096
+
+
+def parse_embedding_request(raw: bytes) -> EmbeddingRequest:
+    """Validate an embeddings body (model, input, optional dimensions and encoding_format)."""
+    body = _json_object(raw)
+    model = _model(body)
+    tokens = _text_words(body.get("input"), "input")
+    given = body.get("input")
+    inputs = 1 if isinstance(given, str) or all(_is_int(t) for t in given) else len(given)
+    dimensions = body.get("dimensions")
+    if dimensions is not None:
+        _check_positive_int("dimensions", dimensions)
+        if dimensions > MAX_EMBEDDING_DIMENSIONS:
+            raise _invalid("dimensions", f"Invalid 'dimensions': at most {MAX_EMBEDDING_DIMENSIONS}, got {dimensions}.")
+    if body.get("encoding_format") not in (None, "float"):
+        raise _invalid("encoding_format", "Invalid 'encoding_format': the reference server answers 'float' only, "
+                                          f"got {body['encoding_format']!r}.")
+    return EmbeddingRequest(model, inputs, max(1, tokens), dimensions or EMBEDDING_DIMENSIONS)
+
+
+def _parse(raw: bytes, prompt_words) -> ChatRequest:
+    body = _json_object(raw)
+    model = _model(body)
+    prompt_tokens = max(1, prompt_words(body))
     for param, check in OPTIONAL_PARAMS.items():
         if body.get(param) is not None:
             check(param, body[param])
