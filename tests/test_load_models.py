@@ -54,7 +54,10 @@ def test_discovery_resolves_against_the_api_root_with_the_target_headers():
     with MisbehavingServer("ok") as server:
         server.models_answer = _json({"object": "list", "data": [{"id": "gpt-4"}, {"id": "gpt-4"}, {"id": "m2"}]})
         r, _ = _run(server.url + "/v1")
-        paths, headers = server.seen_paths, server.seen_headers
+        paths, headers = list(server.seen_paths), list(server.seen_headers)
+        shown = run_cli("run", CONTRACT, "--base-url", server.url, "--no-color")
+    # the discovery is the load's own entry, not a request
+    assert "Executing Test Load (4 Requests)" in shown.out, shown.out
     entry = _entries(r)["load/models"]
     assert entry["status"] == "pass", entry
     assert entry["observed"]["ids"] == ["gpt-4", "m2"]           # in order, deduplicated

@@ -196,6 +196,8 @@ def _request_count(loads: list[dict], client: dict) -> int:
     """Requests the load sent: one per itemised entry plus the totals of aggregated ones."""
     total = 0
     for e in loads:
+        if "request" not in view.listed(e.get("tags")):
+            continue        # load/models, client/saturation: the load's own entries, no request
         obs, planned = view.mapping(e["observed"]), view.mapping(e.get("expected")).get("requests")
         if "total" in obs:
             total += int(view.number(obs.get("total")) or 0)
