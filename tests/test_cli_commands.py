@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,31 @@ def test_progress_line_only_on_a_tty():
         p("request", {"done": 20, "of": 20, "failed": 1, "elapsed_s": 1.5})
         p.clear()
     assert "20/20 done, 1 failed" in tty.getvalue() and plain.getvalue() == ""
+
+
+def test_the_load_line_adds_up_the_workers_and_gives_a_duration_run_its_length():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    p = _Progress(tty, live=True, periodic=True)
+    p("request", {"done": 120, "of": 400, "failed": 1, "elapsed_s": 0.6, "workers": 2})
+    assert "load: 120/400 done, 1 failed, 0.6s (2 workers)" in tty.getvalue()
+    p("phase", {"name": "load", "duration_s": 10.0})
+    time.sleep(0.11)        # the live line is redrawn at most every 0.1 s
+    p("request", {"done": 300, "of": 0, "failed": 0, "elapsed_s": 2.0, "workers": 2})
+    assert "load: 300 done, 0 failed, 2.0s of 10s (2 workers)" in tty.getvalue()
+
+
+def test_off_a_tty_the_load_prints_a_line_every_few_seconds():
+    plain = io.StringIO()
+    p = _Progress(plain, live=False, periodic=True)
+    p("phase", {"name": "load", "duration_s": 30.0})
+    for done, elapsed in ((10, 1.0), (40, 4.9), (52, 5.1), (60, 6.0), (101, 10.2), (110, 10.4)):
+        p("request", {"done": done, "of": 0, "failed": 0, "elapsed_s": elapsed})
+    assert plain.getvalue().splitlines() == ["load: 52 done, 0 failed, 5.1s of 30s",
+                                             "load: 101 done, 0 failed, 10.2s of 30s"]
 
 
 def test_off_a_tty_the_health_wait_prints_a_line_every_few_seconds():

@@ -137,3 +137,24 @@ def test_two_workers_keep_an_open_loop_rate(cli):
 def test_bad_worker_counts_are_a_usage_error(cli, bad):
     r = cli("run", "--workers", bad, "--base-url", "http://127.0.0.1:9")
     assert r.code == 2 and "--workers" in r.err
+
+
+def test_off_a_tty_the_progress_line_counts_the_requests_of_every_worker(cli, monkeypatch):
+    """With --workers 2 the periodic line off a TTY adds up what the workers have finished."""
+    import re
+
+    from fakeai_contract.commands.run import _Progress
+
+    monkeypatch.setattr(_Progress, "PERIOD_S", 0.25)
+    r = cli("run", CLOSED, "--serve-reference", "--report", "json:-", "--workers", "2",
+            "--set", "CONCURRENCY=4", "--set", "DURATION=1.5")
+    assert r.code == 0, r.err
+    line = re.compile(r"^load: (\d+) done, (\d+) failed, (\d+\.\d)s of 1\.5s \(2 workers\)$")
+    lines = [line.match(text) for text in r.err.splitlines() if text.startswith("load: ")]
+    assert len(lines) >= 3 and all(lines), r.err
+    done = [int(m.group(1)) for m in lines]
+    assert done == sorted(done) and done[0] > 0 and done[-1] > done[0]
+    total = r.ledger["client"]["requests"]["total"]
+    assert done[-1] <= total and all(m.group(2) == "0" for m in lines)
+    # more than one worker's share: the count passes what either worker sent alone
+    assert done[-1] > total / 2

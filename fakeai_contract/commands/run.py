@@ -56,10 +56,10 @@ def _color(args: argparse.Namespace, stream: TextIO) -> bool:
 
 
 class _Progress:
-    """Progress on stderr: live lines on a TTY; off a TTY only the health wait, a line every few
-    seconds, so a CI log shows what the run is waiting for."""
+    """Progress on stderr: live lines on a TTY; off a TTY a line every few seconds of the health
+    wait and of the load, so a CI log shows what the run is waiting for and how far it got."""
 
-    PERIOD_S = 5.0          # off a TTY: the first health line after this long, then this often
+    PERIOD_S = 5.0          # off a TTY: the first line of a phase after this long, then this often
 
     def __init__(self, stream: TextIO, *, live: bool, periodic: bool):
         self.stream = stream
@@ -67,6 +67,8 @@ class _Progress:
         self.periodic = periodic and not live
         self.last = 0.0
         self.next_report = self.PERIOD_S
+        self.next_load = self.PERIOD_S
+        self.duration_s: float | None = None
         self.shown = False
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
@@ -87,9 +89,20 @@ class _Progress:
         return False
 
     def _request(self, data: dict[str, Any]) -> None:
+        """A request finished (or, with --workers, the workers' counts arrived)."""
         if self.live and not self._throttled(data["done"] == data["of"]):
-            self._line(f"  load: {data['done']}/{data['of']} done, {data['failed']} failed, "
-                       f"{data['elapsed_s']:.1f}s ")
+            self._line(f"  {self._load_text(data)} ")
+        elif self.periodic and data["elapsed_s"] >= self.next_load:
+            self.next_load = data["elapsed_s"] + self.PERIOD_S
+            self.stream.write(self._load_text(data) + "\n")
+            self.stream.flush()
+
+    def _load_text(self, data: dict[str, Any]) -> str:
+        # A duration run has no total (`of` is 0): it says how long it has run of how long.
+        done = f"{data['done']}/{data['of']}" if data["of"] else f"{data['done']}"
+        elapsed = f"{data['elapsed_s']:.1f}s" + (f" of {self.duration_s:g}s" if self.duration_s else "")
+        workers = f" ({data['workers']} workers)" if data.get("workers", 1) > 1 else ""
+        return f"load: {done} done, {data['failed']} failed, {elapsed}{workers}"
 
     def _health(self, data: dict[str, Any]) -> None:
         last = f" (last: {data['last']})" if data.get("last") else ""
@@ -104,6 +117,9 @@ class _Progress:
 
     def _phase(self, data: dict[str, Any]) -> None:
         self.clear()
+        if data.get("name") == "load":
+            self.duration_s = data.get("duration_s")
+            self.next_load = self.PERIOD_S
 
     def clear(self) -> None:
         if self.live and self.shown:

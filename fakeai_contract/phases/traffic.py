@@ -17,7 +17,7 @@ from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import MixEntry
 from fakeai_contract.monitor import SKEWED, Monitor
 from fakeai_contract.phases.drive import drive
-from fakeai_contract.phases.workers import dealt, run_workers, share
+from fakeai_contract.phases.workers import PROGRESS_S, dealt, run_workers, share
 from fakeai_contract.plan import (PlannedRequest, iter_requests, kind_of, models_for, path_of, planned_models,
                                   total_requests)
 from fakeai_contract.transport import HttpClient
@@ -130,7 +130,15 @@ class _Load:
 
     async def _from_workers(self, n: int) -> dict[str, Any]:
         """Send the traffic from N processes and merge what they observed, exactly."""
-        results = await run_workers(self.contract, n, self.itemize)
+        counts = [(0, 0, 0.0)] * n
+        of = 0 if self.contract.load.duration is not None else self.total
+
+        def progress(k: int, done: int, failed: int, elapsed_s: float) -> None:
+            # elapsed from the workers' start of sending: their interpreters' start-up is not load
+            counts[k] = (done, failed, elapsed_s)
+            self.ctx.notify("request", done=sum(c[0] for c in counts), of=of, failed=sum(c[1] for c in counts),
+                            elapsed_s=max(c[2] for c in counts), workers=n)
+        results = await run_workers(self.contract, n, self.itemize, progress)
         entries = []
         for i, r in enumerate(results):
             self.stats.merge(r["stats"])
@@ -311,8 +319,11 @@ async def run_traffic(ctx: RunContext, transport: HttpClient, sink: Callable[[En
     return await _Load(ctx, transport, sink).run()
 
 
-async def run_share(contract, k: int, n: int, itemize: bool, ready) -> dict[str, Any]:
-    """Worker K of N: send its share of the traffic; what it observed, to merge in the parent."""
+async def run_share(contract, k: int, n: int, itemize: bool, ready, progress=None) -> dict[str, Any]:
+    """Worker K of N: send its share of the traffic; what it observed, to merge in the parent.
+
+    PROGRESS(done, failed, elapsed_s), when given, hears how far it got every PROGRESS_S while it
+    sends."""
     from dataclasses import replace
 
     from fakeai_contract.checks.schema import SchemaStore
@@ -330,8 +341,26 @@ async def run_share(contract, k: int, n: int, itemize: bool, ready) -> dict[str,
         traffic = _Load(ctx, transport, entries.append, itemize=itemize)
         await asyncio.get_running_loop().run_in_executor(None, ready)   # blocks until every worker is
         traffic.t0 = time.monotonic()
-        # dealt from the whole plan: a share's seed is its own, and a shuffled order must be one order
-        meta = await drive(load, dealt(iter_requests(whole), k, n), traffic._one, traffic.monitor, mine,
-                           phase_s=k / contract.load.rate / n if load.is_open_loop else 0.0)
+        ticker = asyncio.get_running_loop().create_task(_tell(traffic, progress)) if progress else None
+        try:
+            # dealt from the whole plan: a share's seed is its own, and a shuffled order must be one order
+            meta = await drive(load, dealt(iter_requests(whole), k, n), traffic._one, traffic.monitor, mine,
+                               phase_s=k / contract.load.rate / n if load.is_open_loop else 0.0)
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+        if progress:
+            progress(traffic.done, traffic.failed, time.monotonic() - traffic.t0)
     return {"stats": traffic.stats, "tallies": traffic.tallies, "entries": entries,
             "monitor": traffic.monitor, "meta": meta}
+
+
+async def _tell(traffic: _Load, progress) -> None:
+    """Say how far this worker got, every PROGRESS_S, when it changed."""
+    last = None
+    while True:
+        await asyncio.sleep(PROGRESS_S)
+        now = (traffic.done, traffic.failed)
+        if now != last:
+            progress(*now, time.monotonic() - traffic.t0)
+            last = now

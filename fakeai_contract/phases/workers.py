@@ -16,7 +16,7 @@ import dataclasses
 import pickle
 import struct
 import sys
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from fakeai_contract.model import Contract, Load
 from fakeai_contract.plan import PlannedRequest
@@ -39,11 +39,21 @@ def dealt(requests: Iterator[PlannedRequest], k: int, n: int) -> Iterator[Planne
     return (req for req in requests if (req.seq - 1) % n == k)
 
 
-async def run_workers(contract: Contract, n: int, itemize: bool) -> list[dict[str, Any]]:
+#: How often a worker says how many requests it has finished (for the parent's progress line).
+PROGRESS_S = 0.2
+
+#: on_progress(k, done, failed, elapsed_s): worker K has finished DONE requests (FAILED of them
+#: failed) ELAPSED_S seconds after it started sending.
+Progress = Callable[[int, int, int, float], None]
+
+
+async def run_workers(contract: Contract, n: int, itemize: bool,
+                      on_progress: Progress | None = None) -> list[dict[str, Any]]:
     """Run the traffic of CONTRACT in N processes; each one's result, in worker order.
 
     Plain subprocesses (`python -m fakeai_contract.phases.worker`) talking pickles over their
     pipes: no multiprocessing helper processes outlive the run, and each is killed on interrupt.
+    While they send, each reports its counts every PROGRESS_S to ON_PROGRESS.
     """
     portable = dataclasses.replace(contract, schema_store=None)
     procs = []
@@ -58,7 +68,7 @@ async def run_workers(contract: Contract, n: int, itemize: bool) -> list[dict[st
         await asyncio.wait_for(asyncio.gather(*(_expect(p, READY) for p in procs)), _START_TIMEOUT_S)
         for proc in procs:
             proc.stdin.write(GO)
-        outcomes = [pickle.loads(await _readframe(p.stdout)) for p in procs]
+        outcomes = await asyncio.gather(*(_outcome(p, k, on_progress) for k, p in enumerate(procs)))
         for proc in procs:
             await proc.wait()
     finally:
@@ -87,6 +97,16 @@ async def _readframe(stream: asyncio.StreamReader) -> bytes:
         return await stream.readexactly(size)
     except asyncio.IncompleteReadError:
         return pickle.dumps(("error", "the worker process ended without a result"))
+
+
+async def _outcome(proc, k: int, on_progress: Progress | None) -> tuple[str, Any]:
+    """Worker K's last frame (its result), passing its progress frames on the way to ON_PROGRESS."""
+    while True:
+        kind, value = pickle.loads(await _readframe(proc.stdout))
+        if kind != "progress":
+            return kind, value
+        if on_progress is not None:
+            on_progress(k, *value)
 
 
 async def _expect(proc, marker: bytes) -> None:
