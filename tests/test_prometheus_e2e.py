@@ -144,3 +144,13 @@ def test_counts_read_before_the_server_applied_them_fail(cli):
     assert r.code == 1
     assert {"check/prompt-tokens-equal-usage", "check/completion-tokens-equal-usage",
             "check/one-ttft-observation-per-completed-stream", "check/one-latency-observation-per-request"} <= set(failed)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--prom-skew", "0"], "expected a factor > 0"),
+    (["--prom-skew", "inf"], "expected a factor > 0"),
+    (["--flavor", "vllm", "--prom-skew", "2"], "with a flavor use timing_skew"),
+])
+def test_bad_prom_skew_is_refused_before_listening(cli, args, message):
+    r = cli("serve", "--port", "0", *args)
+    assert r.code == 2 and message in r.err

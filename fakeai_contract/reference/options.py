@@ -55,6 +55,9 @@ class ReferenceOptions:
             raise ValueError(f"slo_target must be strictly between 0 and 1, got {self.slo_target!r}")
         if not (self.prom_skew > 0 and self.prom_skew != float("inf")):
             raise ValueError(f"prom_skew must be a factor > 0, got {self.prom_skew!r}")
+        if self.flavor is not None and self.prom_skew != 1.0:
+            raise ValueError("prom_skew skews /metrics/prometheus, which a flavor does not serve; "
+                             "with a flavor use timing_skew")
         if self.stall_after < 0:
             raise ValueError(f"stall_after must be >= 0, got {self.stall_after!r}")
         if self.crash_after < 0:
