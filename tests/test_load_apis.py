@@ -117,28 +117,5 @@ def test_entry_headers_merge_over_the_target_headers_and_are_redacted():
         assert secret not in r.out + r.err and secret not in explained.out
 
 
-#: mode of the misbehaving server → the entries that must fail, and what their message says
-BROKEN = {
-    "text_bad_shape": {"schema/responses/text": "'text' is a required property",
-                       "schema/responses/text-stream": "7 is not of type 'string'"},
-    "embed_bad_shape": {"schema/responses/embed": "'AAAAAA==' is not of type 'array'",
-                        "check/responses/embed/usage": "total_tokens 4 != prompt_tokens 3"},
-    "wrong_model": {"check/responses/text/model": "the answer names 'some-other-model'",
-                    "check/responses/embed/model": "the answer names 'some-other-model'"},
-}
-
-
-#: what else fails with it: chat answers the wrong model too; numbers for text carry no tokens to time
-DEPENDENT = {"wrong_model": {"check/responses/chat/model", "check/responses/text-stream/model"},
-             "text_bad_shape": {"check/completions-ttft-measured"}}
-
-
-@pytest.mark.parametrize("mode", sorted(BROKEN))
-def test_completions_and_embeddings_that_break_their_shape_fail_their_entries(mode):
-    with MisbehavingServer(mode) as server:
-        r = _run(server.url)
-    assert r.code == 1
-    failed = _failed(r)
-    for entry, text in BROKEN[mode].items():
-        assert entry in failed and text in failed[entry], (entry, failed)
-    assert set(failed) - set(BROKEN[mode]) <= DEPENDENT.get(mode, set()), failed
+# Completions and embeddings that break their shape: tests/e2e/misbehaving-{text,embed}-bad-shape and
+# misbehaving-wrong-model-apis.
