@@ -1,7 +1,7 @@
 """Performance benchmark of the runner against the bundled reference server.
 
-    python3 tests/perf/bench.py [--quick] [--repeat N] [--json OUT] [--wrk PATH | --no-wrk] [--only SECTION]
-                                [--aiperf PATH]
+    python3 tests/perf/bench.py [--quick] [--repeat N] [--json OUT] [--markdown OUT] [--wrk PATH | --no-wrk]
+                                [--only SECTION] [--aiperf PATH]
 
 Every figure is the median over N repeats, and every ratio is taken within one repeat (the two
 sides measured back to back against the same server) before the median. The runner always runs
@@ -458,8 +458,8 @@ def _workers_metrics() -> dict[str, list[Metric]]:
             ratio.note = ("the server writes each pre-rendered stream in one go, so its CPU per request "
                           "is small against the client's parsing of 400 chunks: see server_share")
         else:
-            ratio.note = ("no target: a one-line answer costs the server about what it costs the client, "
-                          "so on 2 shared cores the server takes what a second worker would use")
+            ratio.note = ("no target: the same with one-line answers, where a request is mostly HTTP work "
+                          "on both sides; the server's share is beside it")
         out[kind] = [one, two, ratio, server]
     return out
 
@@ -602,6 +602,15 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def markdown(metrics: list[dict[str, Any]]) -> str:
+    """The report's metrics as a Markdown table (metric | value | target | met?), for the README."""
+    lines = ["| metric | value | target | met? |", "|---|---|---|---|"]
+    for m in metrics:
+        met = "skipped" if m["skipped"] else {True: "yes", False: "no", None: ""}[m["met"]]
+        lines.append(f"| {m['label']} | {_fmt(m['value'], m['unit'])} | {m['target'] or ''} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
 def run(sizes: Sizes, wrk: str | None, workdir: Path, sections: list[str] | None = None,
         aiperf: str | None = None) -> dict[str, Any]:
     """The SECTIONS (default: all) in order; the report as a JSON-ready document."""
@@ -622,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="shrink every size: a few seconds in all")
     p.add_argument("--repeat", type=int, help="runs per figure (default: 3, or 1 with --quick)")
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    p.add_argument("--markdown", metavar="OUT", help="also write the figures as a Markdown table to OUT")
     p.add_argument("--wrk", default=shutil.which("wrk"), help="the wrk binary (default: wrk on PATH)")
     p.add_argument("--no-wrk", action="store_true", help="skip the wrk comparison")
     p.add_argument("--aiperf", metavar="PATH", help=f"the aiperf executable for the side by side (default: "
@@ -651,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILURE: {failure}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(report["metrics"]))
     return 1 if report["failures"] else 0
 
 

@@ -178,3 +178,11 @@ def test_median_and_verdict_of_a_metric():
     assert m.value == 2.0 and m.met is False
     assert bench.Metric("k", "label", "ms").value is None
     assert bench.Metric("k", "label", "ms", runs=[1.0]).met is None
+
+
+def test_markdown_table_has_a_row_per_figure_and_says_skipped():
+    bench = _bench_module()
+    rows = [bench.Metric("a.x", "first", "ms", runs=[1.0, 3.0], target="<= 1.5", meets=lambda v: v <= 1.5).to_dict(),
+            bench.Metric("a.y", "second", "x", skipped="aiperf not installed").to_dict()]
+    assert bench.markdown(rows).splitlines() == ["| metric | value | target | met? |", "|---|---|---|---|",
+                                                 "| first | 2.000 ms | <= 1.5 | no |", "| second | - |  | skipped |"]
