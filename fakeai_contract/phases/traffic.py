@@ -6,7 +6,6 @@ requests that finished); the aggregated entries and the client's statistics are 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -17,7 +16,7 @@ from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import MixEntry
 from fakeai_contract.monitor import SKEWED, Monitor
 from fakeai_contract.phases.drive import drive
-from fakeai_contract.phases.workers import PROGRESS_S, dealt, run_workers, share
+from fakeai_contract.phases.workers import run_workers
 from fakeai_contract.plan import (PlannedRequest, iter_requests, kind_of, models_for, path_of, planned_models,
                                   total_requests)
 from fakeai_contract.transport import HttpClient
@@ -317,50 +316,3 @@ def _model_problem(requested: str, answered: Any) -> str | None:
 async def run_traffic(ctx: RunContext, transport: HttpClient, sink: Callable[[Entry], None]) -> TrafficResult:
     """Send every planned request, handing each itemized request's entry to SINK as it finishes."""
     return await _Load(ctx, transport, sink).run()
-
-
-async def run_share(contract, k: int, n: int, itemize: bool, ready, progress=None) -> dict[str, Any]:
-    """Worker K of N: send its share of the traffic; what it observed, to merge in the parent.
-
-    PROGRESS(done, failed, elapsed_s), when given, hears how far it got every PROGRESS_S while it
-    sends."""
-    from dataclasses import replace
-
-    from fakeai_contract.checks.schema import SchemaStore
-    from fakeai_contract.context import RunOptions
-    from fakeai_contract.transport import Transport
-
-    whole = contract
-    contract = replace(contract, schema_store=SchemaStore(contract.schema_dirs), load=share(contract.load, k, n))
-    load = contract.load
-    total = total_requests(contract)
-    mine = total // n + (1 if k < total % n else 0)
-    entries: list[Entry] = []
-    async with Transport(contract.target, concurrency=load.max_in_flight if load.is_open_loop else load.concurrency) as transport:
-        ctx = RunContext(contract=contract, options=RunOptions(), schemas=contract.schema_store)
-        traffic = _Load(ctx, transport, entries.append, itemize=itemize)
-        await asyncio.get_running_loop().run_in_executor(None, ready)   # blocks until every worker is
-        traffic.t0 = time.monotonic()
-        ticker = asyncio.get_running_loop().create_task(_tell(traffic, progress)) if progress else None
-        try:
-            # dealt from the whole plan: a share's seed is its own, and a shuffled order must be one order
-            meta = await drive(load, dealt(iter_requests(whole), k, n), traffic._one, traffic.monitor, mine,
-                               phase_s=k / contract.load.rate / n if load.is_open_loop else 0.0)
-        finally:
-            if ticker is not None:
-                ticker.cancel()
-        if progress:
-            progress(traffic.done, traffic.failed, time.monotonic() - traffic.t0)
-    return {"stats": traffic.stats, "tallies": traffic.tallies, "entries": entries,
-            "monitor": traffic.monitor, "meta": meta}
-
-
-async def _tell(traffic: _Load, progress) -> None:
-    """Say how far this worker got, every PROGRESS_S, when it changed."""
-    last = None
-    while True:
-        await asyncio.sleep(PROGRESS_S)
-        now = (traffic.done, traffic.failed)
-        if now != last:
-            progress(*now, time.monotonic() - traffic.t0)
-            last = now
