@@ -103,7 +103,7 @@ class ChatCompletions:
             self.stall_until = time.monotonic() + self.options.stall
         if time.monotonic() < self.stall_until:
             # a stalled server (a GC pause, a model reload): nothing is answered until it ends
-            await asyncio.sleep(self.stall_until - time.monotonic())
+            await self._stalled()
         raw = await request.body()
         try:
             chat = self.parse(raw)
@@ -134,6 +134,16 @@ class ChatCompletions:
     def writer(self, created: int, model: str, include_usage: bool) -> ChunkWriter:
         """What shapes one stream's chunks."""
         return ChunkWriter(new_completion_id(), created, model, include_usage, self.style)
+
+    async def _stalled(self) -> None:
+        # A flavored server counts what waits out a stall as queued, as its queue gauge would.
+        if self.flavor:
+            self.bus.publish("request.queued")
+        try:
+            await asyncio.sleep(self.stall_until - time.monotonic())
+        finally:
+            if self.flavor:
+                self.bus.publish("request.dequeued")
 
     def _fail(self, err: ApiError, model: str, *, stream: bool, arrival: float) -> JSONResponse:
         self.bus.publish("request.failed", model=model, stream=stream, status=err.status,

@@ -53,7 +53,7 @@ class ResponseStyle:
 
     head: Mapping[str, Any] = field(default_factory=dict)     # extra top-level fields (system_fingerprint)
     choice: Mapping[str, Any] = field(default_factory=dict)   # extra fields of every choice (stop_reason)
-    chunk_id: str | None = None          # TGI sends "" as the id of every chunk
+    document_id: str | None = None       # TGI sends "" as the id of every chunk and response
     finish_reason_until_last: bool = True   # False: non-final chunks leave finish_reason out (LiteLLM)
     usage_until_last: str = "null"       # with include_usage, earlier chunks' usage: "null" or "absent"
 
@@ -65,7 +65,7 @@ def chat_completion(completion_id: str, created: int, model: str, content: str, 
                     usage_: dict[str, int], style: ResponseStyle = OPENAI_STYLE) -> dict[str, Any]:
     """A non-streaming chat.completion document."""
     return {
-        "id": completion_id,
+        "id": completion_id if style.document_id is None else style.document_id,
         "object": "chat.completion",
         "created": created,
         "model": model,
@@ -81,8 +81,8 @@ class ChunkWriter:
 
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool,
                  style: ResponseStyle = OPENAI_STYLE):
-        chunk_id = completion_id if style.chunk_id is None else style.chunk_id
-        self._head = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
+        document_id = completion_id if style.document_id is None else style.document_id
+        self._head = {"id": document_id, "object": "chat.completion.chunk", "created": created,
                       "model": model, **style.head}
         self._include_usage = include_usage
         self._style = style

@@ -60,15 +60,18 @@ class LitellmSurface(Surface):
                                      "Number of HTTP requests currently in-flight on this uvicorn worker", registry=r)
 
     def running(self, count: int) -> None:
-        self.in_flight_gauge.set(count)
+        self.in_flight_gauge.set(count + self.in_queue)
+
+    def waiting(self, count: int) -> None:
+        self.in_flight_gauge.set(self.in_flight + count)   # a waiting request is in flight on the worker
 
     def render(self) -> bytes:
         # The scrape is itself an HTTP request in flight on the worker.
-        self.in_flight_gauge.set(self.in_flight + 1)
+        self.in_flight_gauge.set(self.in_flight + self.in_queue + 1)
         try:
             return super().render()
         finally:
-            self.in_flight_gauge.set(self.in_flight)
+            self.in_flight_gauge.set(self.in_flight + self.in_queue)
 
     def completed(self, data: Mapping[str, Any], timing: Timing) -> None:
         self.total.labels(**self.proxy_labels, status_code="200").inc()

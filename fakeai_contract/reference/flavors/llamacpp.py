@@ -24,11 +24,15 @@ class LlamacppSurface(Surface):
         self.predicted_ms = 0
         self.decodes = 0
         self.processing = 0
+        self.deferred = 0
         self.last_prompt_rate = 0.0
         self.last_predicted_rate = 0.0
 
     def running(self, count: int) -> None:
         self.processing = count
+
+    def waiting(self, count: int) -> None:
+        self.deferred = count         # tasks deferred until a slot is free
 
     def completed(self, data: Mapping[str, Any], timing: Timing) -> None:
         prompt_ms = int(timing.ttft * 1000)           # slot t_prompt_processing, whole ms
@@ -63,7 +67,7 @@ class LlamacppSurface(Surface):
             one("predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.",
                 self.last_predicted_rate),
             one("requests_processing", "gauge", "Number of requests processing.", self.processing),
-            one("requests_deferred", "gauge", "Number of requests deferred.", 0),
+            one("requests_deferred", "gauge", "Number of requests deferred.", self.deferred),
         ])
 
 

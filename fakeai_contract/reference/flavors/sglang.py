@@ -57,6 +57,9 @@ class SglangSurface(Surface):
     def running(self, count: int) -> None:
         self.running_gauge.set(count)
 
+    def waiting(self, count: int) -> None:
+        self.queue_gauge.set(count)
+
     def completed(self, data: Mapping[str, Any], timing: Timing) -> None:
         # observe_one_finished_request
         self.prompt_tokens.inc(data.get("prompt_tokens") or 0)

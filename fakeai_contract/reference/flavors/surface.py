@@ -31,12 +31,14 @@ class Surface:
         self.miscount = miscount
         self.registry = CollectorRegistry(auto_describe=True)
         self.in_flight = 0
+        self.in_queue = 0
         self._phantoms_added = False
 
     def subscriptions(self) -> Mapping[str, Handler]:
         """The bus handlers that keep the metrics."""
         return {"request.started": self._started, "request.completed": self._completed,
-                "request.failed": self._failed}
+                "request.failed": self._failed, "request.queued": self._queued,
+                "request.dequeued": self._dequeued}
 
     def render(self) -> bytes:
         """The text exposition, as the server serves it."""
@@ -46,6 +48,9 @@ class Surface:
 
     def running(self, count: int) -> None:
         """The number of requests in flight changed."""
+
+    def waiting(self, count: int) -> None:
+        """The number of requests waiting (received, not yet started: a --stall) changed."""
 
     def completed(self, data: Mapping[str, Any], timing: "Timing") -> None:
         """A request finished with a response."""
@@ -61,6 +66,14 @@ class Surface:
     def _started(self, event: Event) -> None:
         self.in_flight += 1
         self.running(self.in_flight)
+
+    def _queued(self, event: Event) -> None:
+        self.in_queue += 1
+        self.waiting(self.in_queue)
+
+    def _dequeued(self, event: Event) -> None:
+        self.in_queue = max(0, self.in_queue - 1)
+        self.waiting(self.in_queue)
 
     def _completed(self, event: Event) -> None:
         self.in_flight = max(0, self.in_flight - 1)

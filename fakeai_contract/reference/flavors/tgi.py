@@ -38,11 +38,16 @@ class TgiSurface(Surface):
         self.histograms["tgi_request_max_new_tokens"] = Buckets(TOKEN_BUCKETS)
 
     def _started(self, event) -> None:
-        self.count += 1               # tgi_request_count: every request the router receives
+        # server.rs: chat_completions counts the request, then generate_internal /
+        # generate_stream_internal counts it again, so tgi_request_count grows by 2 per chat request.
+        self.count += 2
         super()._started(event)
 
     def running(self, count: int) -> None:
         self.in_batch = count
+
+    def waiting(self, count: int) -> None:
+        self.queue_size = count       # backends/v3/src/queue.rs: entries not yet batched
 
     def completed(self, data: Mapping[str, Any], timing: Timing) -> None:
         self.success += 1
@@ -98,8 +103,8 @@ FLAVOR = Flavor(
     health_body=None,
     metrics_path="/metrics",
     surface=TgiSurface,
-    # ChatCompletionChunk::new sets id to String::new(); every document has system_fingerprint.
-    style=ResponseStyle(head={"system_fingerprint": "3.3.6-native"}, chunk_id=""),
+    # ChatCompletionChunk::new and ChatCompletion::new set id to String::new(); every document has system_fingerprint.
+    style=ResponseStyle(head={"system_fingerprint": "3.3.6-native"}, document_id=""),
     unknown_model="serve",            # ChatRequest.model is "[UNUSED]": the response names the served model
     model_card={},
     key_paths=("/",),                 # --api-key layers an auth middleware over the base routes

@@ -77,6 +77,9 @@ class VllmSurface(Surface):
     def running(self, count: int) -> None:
         self.running_gauge.set(count)
 
+    def waiting(self, count: int) -> None:
+        self.waiting_gauge.set(count)
+
     def completed(self, data: Mapping[str, Any], timing: Timing) -> None:
         self.prompt_tokens.inc(data.get("prompt_tokens") or 0)
         self.generation_tokens.inc(timing.tokens)
