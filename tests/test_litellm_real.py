@@ -1,0 +1,87 @@
+"""The shipped litellm pack against the real LiteLLM proxy from PyPI: it passes, and a broken proxy fails it."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fakeai_contract.cli import main
+from fakeai_contract.lifecycle import free_port
+
+CONFIG = Path(__file__).resolve().parent / "data" / "packs" / "litellm-config.yaml"
+KEY = "sk-contract-test"          # the master_key of litellm-config.yaml
+#: No network beyond loopback: the bundled model cost map instead of GitHub's, no telemetry.
+OFFLINE = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY_DISABLED": "true",
+           "DISABLE_ADMIN_UI": "True"}
+
+pytestmark = [pytest.mark.litellm, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def litellm_command():
+    """The proxy's command, or a skip saying why it cannot run here."""
+    command = shutil.which("litellm")
+    if command is None or importlib.util.find_spec("litellm") is None:
+        pytest.skip("the LiteLLM proxy is not installed (pip install 'fakeai-contract[test]')")
+    return command
+
+
+def run_pack(tmp: Path, command: str, config: Path, *sets: str) -> tuple[int, dict]:
+    """`fakeai-contract run litellm --serve "litellm --config CONFIG --port P"`, in-process."""
+    port = free_port()
+    env = " ".join(f"{k}={v}" for k, v in OFFLINE.items())
+    serve = f"env {env} {shlex.quote(command)} --config {shlex.quote(str(config))} --host 127.0.0.1 --port {port}"
+    ledger = tmp / "ledger.json"
+    set_args = [a for s in (f"API_KEY={KEY}", "SERVER_TIMEOUT=150", *sets) for a in ("--set", s)]
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", "litellm", "--serve", serve, *set_args, "--report", f"json:{ledger}", "--quiet",
+                 "--no-color"], out, err)
+    assert ledger.exists(), err.getvalue()
+    return code, json.loads(ledger.read_text())
+
+
+def statuses(ledger: dict) -> dict[str, str]:
+    return {e["id"]: e["status"] for e in ledger["entries"]}
+
+
+def test_the_litellm_pack_passes_on_the_real_proxy(litellm_command, tmp_path):
+    code, ledger = run_pack(tmp_path, litellm_command, CONFIG)
+    bad = {i: s for i, s in statuses(ledger).items() if s not in ("pass", "skip")}
+    assert code == 0, bad
+    client = ledger["client"]
+    assert client["models"] == ["mock-gpt"]                     # found from /v1/models
+    assert client["requests"]["succeeded"] == 16 and client["streams"]["done_markers"] == 12
+    assert client["tokens"]["reported_by"] == 16
+
+
+def test_a_proxy_whose_model_fails_fails_the_pack(litellm_command, tmp_path):
+    """The same proxy with its mock model raising an internal error: the client and the proxy's counters say so."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(CONFIG.read_text().replace(
+        'mock_response: "This is a mock reply from the LiteLLM proxy, written for contract tests"',
+        'mock_response: "litellm.InternalServerError"').replace(
+        'callbacks: ["prometheus"]', 'callbacks: ["prometheus"]\n  num_retries: 0'))     # fail at once
+    assert "InternalServerError" in broken.read_text()
+    code, ledger = run_pack(tmp_path, litellm_command, broken, "METRICS_TIMEOUT=0.5")
+    s = statuses(ledger)
+    assert code == 1
+    for check in ("no-request-failed", "every-stream-ended-with-data-done", "no-failure-counted-on-the-chat-route",
+                  "input-tokens-equal-usage", "one-latency-observation-per-request"):
+        assert s[f"check/{check}"] == "fail", (check, s[f"check/{check}"])
+    assert s["health"] == s["load/models"] == "pass"
+
+
+def test_a_wrong_master_key_fails_the_pack(litellm_command, tmp_path):
+    """Without a database the proxy answers a wrong key 400 "No connected db.": model discovery says so."""
+    code, ledger = run_pack(tmp_path, litellm_command, CONFIG, "API_KEY=sk-wrong")
+    entries = {e["id"]: e for e in ledger["entries"]}
+    assert code == 1
+    assert entries["health"]["status"] == "pass"                  # /health/readiness needs no key
+    assert entries["load/models"]["status"] == "fail"
+    assert "400" in entries["load/models"]["message"], entries["load/models"]["message"]
