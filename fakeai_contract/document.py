@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from fakeai_contract import prometheus
-from fakeai_contract.expr import is_number
+from fakeai_contract.checks.jsontypes import is_number
 
 
 def delta(after: Any, before: Any) -> Any:

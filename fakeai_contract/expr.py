@@ -13,11 +13,6 @@ from jmespath import functions
 from fakeai_contract.prometheus.functions import SELECTOR_ARGUMENT, PrometheusFunctions
 
 
-def is_number(x: Any) -> bool:
-    """A JSON number: int or float, not a boolean, not NaN."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
-
-
 class Functions(PrometheusFunctions, functions.Functions):
     """Arithmetic the consistency rules need, beyond standard JMESPath.
 

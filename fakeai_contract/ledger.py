@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from fakeai_contract import exit_codes
 
@@ -69,6 +69,36 @@ def verdict_for(pass_rate: float) -> str:
     return "PARTIAL" if pass_rate >= 0.9 else "FAIL"
 
 
+#: The summary's counter for each status; a status it does not know (a saved ledger) counts as an error.
+SUMMARY_KEY = {Status.PASS.value: "passed", Status.FAIL.value: "failed", Status.ERROR.value: "errors",
+               Status.WARN.value: "warned", Status.SKIP.value: "skipped"}
+
+
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """How many of STATUSES fall under each summary counter."""
+    counts = dict.fromkeys(SUMMARY_KEY.values(), 0)
+    for status in statuses:
+        counts[SUMMARY_KEY.get(status, "errors")] += 1
+    return counts
+
+
+def summarize(statuses: Iterable[str], *, healthy: bool | None = None, interrupted: bool = False) -> dict[str, Any]:
+    """Counts, pass rate, verdict and exit code of entries with STATUSES: the one rule for a run and
+    for a saved ledger. A server never healthy fails the run; an interrupted run is never a PASS."""
+    counts = status_counts(statuses)
+    total = sum(counts.values())
+    counted = total - counts["skipped"]
+    bad = counts["failed"] + counts["errors"]
+    pass_rate = (counted - bad) / counted if counted else 0.0
+    if interrupted:
+        # A stopped run proves nothing about the checks that never ran.
+        verdict, exit_code = "INTERRUPTED", exit_codes.INTERRUPTED
+    else:
+        verdict = "FAIL" if healthy is False else verdict_for(pass_rate)
+        exit_code = exit_codes.FAILED if bad or healthy is False or not counted else exit_codes.OK
+    return {"total": total, **counts, "pass_rate": pass_rate, "verdict": verdict, "exit_code": exit_code}
+
+
 @dataclass
 class Ledger:
     """Append-only record of a run. Phases append; reporters read `view()`."""
@@ -113,30 +143,10 @@ class Ledger:
         return end - self._t0
 
     def summary(self) -> dict[str, Any]:
-        entries = self.entries
-        counts = {s: 0 for s in Status}
-        for e in entries:
-            counts[e.status] += 1
-        counted = len(entries) - counts[Status.SKIP]
-        bad = counts[Status.FAIL] + counts[Status.ERROR]
-        pass_rate = (counted - bad) / counted if counted else 0.0
-        verdict = verdict_for(pass_rate)
-        if self.healthy is False:
-            verdict = "FAIL"
-        if self.interrupted:
-            # A stopped run proves nothing about the checks that never ran: never call it PASS.
-            verdict = "INTERRUPTED"
-            exit_code = exit_codes.INTERRUPTED
-        elif bad or self.healthy is False or not counted:
-            exit_code = exit_codes.FAILED
-        else:
-            exit_code = exit_codes.OK
-        return {
-            "total": len(entries), "passed": counts[Status.PASS], "failed": counts[Status.FAIL],
-            "errors": counts[Status.ERROR], "warned": counts[Status.WARN],
-            "skipped": counts[Status.SKIP], "pass_rate": round(pass_rate, 4), "verdict": verdict,
-            "exit_code": exit_code,
-        }
+        """The summary section: counts, pass rate (4 places), verdict and exit code."""
+        out = summarize((e.status.value for e in self.entries), healthy=self.healthy, interrupted=self.interrupted)
+        out["pass_rate"] = round(out["pass_rate"], 4)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The fixed JSON shape (schemas/ledger.schema.json)."""

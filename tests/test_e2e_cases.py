@@ -8,7 +8,7 @@ A case is `tests/e2e/<name>/case.yaml` (its first line, a comment, says what it 
     server: {misbehaving: MODE}                            # tests/misbehaving_server.py, optionally
                                                            #   with redirect_to: {misbehaving: MODE}
                                                            #   and instance: NAME (a server of its own)
-          | {reference: {OPTION: VALUE}}                   # ReferenceOptions of the reference server
+          | {reference: [--OPTION=VALUE]}                   # the reference server, a process of its own
           | {none: true}                                   # a port nobody listens on
     exit: 1                                                # the exit code, also the ledger's
     entries: {ID: [STATUS, FRAGMENT, ...]}                 # each fragment is in the normalised message
@@ -39,7 +39,7 @@ import pytest
 import yaml
 
 from fakeai_contract.lifecycle import free_port
-from fakeai_contract.reference import ReferenceOptions, ReferenceServer
+from fakeai_contract.reference import spawn_reference
 from fakeai_contract.resources import schemas_dir
 from tests.helpers import run_cli
 from tests.misbehaving_server import MODES, MisbehavingServer
@@ -94,7 +94,9 @@ class Servers:
                 server.redirect_to = self.get(spec["redirect_to"]).url
             return server
         if "reference" in spec:
-            server = ReferenceServer(ReferenceOptions(**spec["reference"])).start()
+            # a process of its own: in this one it would share the interpreter with the client, and
+            # the checks that hold the server's timing against the client's would read that contention
+            server = spawn_reference([str(a) for a in spec["reference"]])
             server.url = server.base_url
             return server
         assert {k: v for k, v in spec.items() if k != "instance"} == {"none": True}, spec

@@ -1,7 +1,8 @@
 """End to end: the strict contract holds the server's numbers against the client's.
 
-The strict contract on a clean server and under miscount, error rate and dropped streams is in the
-data cases tests/e2e/reference-*; here are the runs that need more than one server or timing."""
+The strict contract under miscount, error rate and dropped streams is in the data cases
+tests/e2e/reference-*, and on a clean server in test_shipped_contracts.py; here are the runs that
+need a server with a history, or timing."""
 
 from __future__ import annotations
 

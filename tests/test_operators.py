@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from fakeai_contract.checks import operators
+from fakeai_contract.checks.jsontypes import JSON_TYPES
 from fakeai_contract.checks.operators import OPERATORS, Judgement, Operand, Operator, show
 from fakeai_contract.checks.rules import evaluate, expressions
 from fakeai_contract.contract import load_contract, validate
@@ -35,6 +36,11 @@ def test_the_schema_says_where_tolerance_applies():
     text = _check_properties(validate.contract_schema())["tolerance"]["description"]
     tolerant = [op.name for op in OPERATORS.values() if op.tolerant]
     assert f"for {'/'.join(tolerant)}:" in text
+
+
+def test_the_type_operator_names_exactly_the_json_types():
+    type_schema = _check_properties(validate.contract_schema())["type"]["anyOf"][0]
+    assert set(type_schema["enum"]) == set(JSON_TYPES)
 
 
 def test_every_operator_has_explain_words_and_a_judge():

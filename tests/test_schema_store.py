@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fakeai_contract import resources
-from fakeai_contract.checks.schema import MAX_ERRORS, SchemaStore, iter_errors, validate_schema_file
+from fakeai_contract.checks.schema import MAX_ERRORS, SchemaStore, describe_errors, iter_errors, validate_schema_file
 from fakeai_contract.errors import ContractError
 
 SHIPPED = resources.schemas_dir()
@@ -273,3 +273,11 @@ def test_every_shipped_schema_is_valid_and_has_a_title():
         doc = json.loads(path.read_text(encoding="utf-8"))
         validate_schema_file(path.name, [SHIPPED])
         assert doc.get("title") and doc.get("description"), path.name
+
+
+def test_the_first_schema_errors_read_as_path_and_message():
+    validator = SchemaStore((SHIPPED,)).validator("health.schema.json")
+    errors = iter_errors(validator, {"status": 3})
+    assert describe_errors(errors) == f"{errors[0]['path']}: {errors[0]['message']}"
+    assert describe_errors([{"path": "$.a", "message": "x"}, {"path": "$.b", "message": "y"}], 3) == "$.a: x; $.b: y"
+    assert describe_errors([]) is None

@@ -6,10 +6,13 @@ from typing import Any, Callable, Sequence
 
 from jsonschema import Draft202012Validator
 
+from fakeai_contract.checks.jsontypes import JSON_TYPES, is_number
+
 # jsonschema walks the schema for every document (~100 us for a chat completion); the load phase
 # validates every response and every stream chunk, so schemas that use only the keywords below
 # are compiled once into nested closures. Anything else ($ref, format, pattern...) keeps jsonschema.
-# Error messages always come from jsonschema: the closures only answer valid or not.
+# Error messages always come from jsonschema: the closures only answer valid or not (and where
+# they say invalid and jsonschema finds nothing, as for NaN, which JSON cannot carry, jsonschema wins).
 
 Check = Callable[[Any], bool]
 _ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "examples", "default",
@@ -40,19 +43,6 @@ def compile_check(schema: Any) -> Check | None:
         return _compile(schema)
     except (_Unsupported, RecursionError, TypeError, KeyError):
         return None
-
-
-def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-_TYPES: dict[str, Check] = {
-    "object": lambda x: isinstance(x, dict), "array": lambda x: isinstance(x, list),
-    "string": lambda x: isinstance(x, str), "boolean": lambda x: isinstance(x, bool),
-    "null": lambda x: x is None, "number": _number,
-    "integer": lambda x: (isinstance(x, int) and not isinstance(x, bool))
-                         or (isinstance(x, float) and x.is_integer()),
-}
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -101,7 +91,7 @@ def _compile(schema: Any) -> Check:
 
 
 def _type(value: Any, schema: dict) -> Check:
-    preds = tuple(_TYPES[name] for name in ([value] if isinstance(value, str) else value))
+    preds = tuple(JSON_TYPES[name].has for name in ([value] if isinstance(value, str) else value))
     return preds[0] if len(preds) == 1 else (lambda x: any(p(x) for p in preds))
 
 
@@ -131,7 +121,7 @@ def _bound(kind: type | tuple, size: Callable[[Any], Any], ok: Callable[[Any, An
     def make(value: Any, schema: dict) -> Check:
         if kind is dict or kind is list or kind is str:
             return lambda x: not isinstance(x, kind) or ok(size(x), value)
-        return lambda x: not _number(x) or ok(size(x), value)
+        return lambda x: not is_number(x) or ok(size(x), value)
     return make
 
 

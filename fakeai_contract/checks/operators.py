@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Iterator
 
-from fakeai_contract import expr
+from fakeai_contract.checks.jsontypes import has_type, is_number, json_type
 
 
 class Operand(Enum):
@@ -111,7 +111,7 @@ def show(value: Any) -> str:
 
 
 def _number(role: str | None, value: Any) -> float:
-    if not expr.is_number(value):
+    if not is_number(value):
         raise NotANumber(role, value)
     return value
 
@@ -128,7 +128,7 @@ def _ordering(symbol: str, test: Callable[[float, float], bool], widen: int):
 
 
 def _equals(observed: Any, expected: Any, tolerance: Tolerance) -> Judgement:
-    if expr.is_number(expected) and expr.is_number(observed):
+    if is_number(expected) and is_number(observed):
         slack = tolerance.slack(expected)
         held = abs(observed - expected) <= slack + 1e-12 * max(1.0, abs(expected))
         within = f" ± {show(slack)}" if slack else ""
@@ -144,26 +144,9 @@ def _between(observed: Any, expected: Any, tolerance: Tolerance) -> Judgement:
     return Judgement(lo - slack <= obs <= hi + slack, [lo, hi], f"between {show(lo)} and {show(hi)}{tol}")
 
 
-#: JSON type name → whether a decoded JSON value has it (an integral float is also an integer)
-JSON_TYPES: dict[str, Callable[[Any], bool]] = {
-    "null": lambda v: v is None,
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
-    "number": expr.is_number,
-    "string": lambda v: isinstance(v, str),
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, dict),
-}
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name of VALUE (the narrowest: 3 is an integer)."""
-    return next((name for name, has in JSON_TYPES.items() if has(value)), type(value).__name__)
-
-
 def _type(observed: Any, expected: Any, tolerance: Tolerance) -> Judgement:
     wanted = [expected] if isinstance(expected, str) else list(expected)
-    held = any(JSON_TYPES[t](observed) for t in wanted)
+    held = has_type(observed, wanted)
     return Judgement(held, wanted, " or ".join(wanted), seen=f"= {show(observed)} is {json_type(observed)}")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fakeai_contract import expr, prometheus
 from fakeai_contract.checks import operators as operands
+from fakeai_contract.checks.jsontypes import is_number
 from fakeai_contract.checks.operators import BUCKET, NotANumber, Tolerance, show
 from fakeai_contract.ledger import Status
 from fakeai_contract.model import Check
@@ -139,7 +140,7 @@ def _evaluate(check: Check, doc: dict, calls: list[prometheus.Call]) -> Outcome:
         tolerance = Tolerance(check.tolerance)
         if check.tolerance == BUCKET:
             bucket, why = _bucket(calls)
-            if why and expr.is_number(observed):
+            if why and is_number(observed):
                 return Outcome(_failed(check), observed, check.expected, f"{check.that} = {show(observed)}: {why}")
             tolerance = Tolerance(BUCKET, bucket)
         found = operator.judge(judged, operand, tolerance)

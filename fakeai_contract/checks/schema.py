@@ -221,3 +221,8 @@ def iter_errors(validator: Draft202012Validator, document: Any) -> list[dict]:
     except RecursionError:
         return [{"path": "$", "message": "the document is nested too deeply to validate"}]
     return [{"path": e.json_path, "message": _clip(e.message)} for e in errors[:MAX_ERRORS]]
+
+
+def describe_errors(errors: list[dict], most: int = 1) -> str | None:
+    """The first MOST errors of `iter_errors` as "path: message", joined by "; "; None when there are none."""
+    return "; ".join(f"{e['path']}: {e['message']}" for e in errors[:most]) or None

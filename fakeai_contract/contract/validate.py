@@ -12,6 +12,7 @@ from jsonschema.exceptions import ValidationError
 
 from fakeai_contract import expr, resources
 from fakeai_contract.expr import SNAPSHOT_ROOTS
+from fakeai_contract.checks.jsontypes import JSON_TYPES, has_type
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.errors import ContractError, Location, did_you_mean
 from fakeai_contract.checks.operators import OPERATORS, Operand, operand_expressions
@@ -55,10 +56,6 @@ def _validator(resolved: bool) -> Draft202012Validator:
 
 
 # --- JSON Schema errors, in the user's words -------------------------------------------------------
-
-_TYPE_WORDS = {"number": "a number", "integer": "an integer", "string": "a string",
-               "boolean": "true or false", "object": "a mapping", "array": "a list", "null": "null"}
-
 
 def _where(path) -> str:
     out = ""
@@ -106,7 +103,7 @@ def _message(err: ValidationError, where: str) -> str:
     kw, v, got = err.validator, err.validator_value, err.instance
     table = {
         "type": lambda: f"{where}: expected "
-                        f"{' or '.join(_TYPE_WORDS.get(t, t) for t in (v if isinstance(v, list) else [v]))}, "
+                        f"{' or '.join((JSON_TYPES[t].words if t in JSON_TYPES else t) for t in (v if isinstance(v, list) else [v]))}, "
                         f"got {_shown(got)}",
         "required": lambda: f"{where} is missing the required key "
                             f"{next((k for k in v if k not in got), v[0])!r}",
@@ -171,14 +168,6 @@ def _schema_errors(err: ValidationError, tree: Any, examples_from: Any = None) -
                         fix=_fix_from(examples_from or err.schema, key) or _fix_from(err.schema, key))
 
 
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
-
-
-def _fits(value: Any, allowed: list[str]) -> bool:
-    kind = _JSON_TYPES.get(type(value))
-    return kind in allowed or (kind == "integer" and "number" in allowed)
-
-
 def _leaf_errors(errors):
     """ERRORS with the errors inside every anyOf/oneOf branch (a section that may also be `false`,
     such as `health`, reports its keys' type errors only there)."""
@@ -203,7 +192,7 @@ def coerce_variables(tree: Any) -> None:
             if text is None:
                 continue
             for candidate in (typed(text), text):
-                if _fits(candidate, allowed) and candidate != container[key]:
+                if has_type(candidate, allowed) and candidate != container[key]:
                     container[key], changed = candidate, True
                     break
         if not changed:

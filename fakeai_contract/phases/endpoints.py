@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from fakeai_contract import expr, healing, prometheus
+from fakeai_contract.checks.schema import describe_errors
 from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import Endpoint
@@ -131,7 +132,7 @@ def _schema_entry(ctx: RunContext, name: str, endpoint: Endpoint, f: Fetched) ->
     return Entry(
         entry_id, "schema", title, Status.FAIL if errors else Status.PASS,
         observed={"errors": errors} if errors else {"valid": True}, expected=endpoint.schema,
-        message="; ".join(f"{e['path']}: {e['message']}" for e in errors[:3]),
+        message=describe_errors(errors, 3) or "",
         duration_s=time.monotonic() - t0, tags=("schema", name), location=loc)
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fakeai_contract.checks.schema import describe_errors
 from fakeai_contract.context import RunContext
 from fakeai_contract.healing import hint, is_final
 from fakeai_contract.ledger import Entry, Status
@@ -116,10 +117,8 @@ def _schema_problem(ctx: RunContext, document: Any) -> str | None:
         return None
     if document is None and health.expect == "any-2xx":
         return f"health answered without a JSON body, so {schema} cannot apply"
-    errors = ctx.schemas.errors(schema, document)
-    if not errors:
-        return None
-    return f"health document does not match {schema}: {errors[0]['path']}: {errors[0]['message']}"
+    problem = describe_errors(ctx.schemas.errors(schema, document))
+    return f"health document does not match {schema}: {problem}" if problem else None
 
 
 def judge(ctx: RunContext, polled: _Polled) -> HealthResult:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from fakeai_contract.checks.schema import describe_errors
 from fakeai_contract.client_stats import ClientStats
 from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import Entry, Status
@@ -204,7 +205,7 @@ class _Load:
             if ok:
                 if mix.response_schema:
                     errors = ctx.schemas.errors(mix.response_schema, doc)
-                    tallies.schema.add(req.seq, f"{errors[0]['path']}: {errors[0]['message']}" if errors else None)
+                    tallies.schema.add(req.seq, describe_errors(errors))
                 tallies.model.add(req.seq, _model_problem(req.model, doc.get("model")))
                 usage = doc.get("usage")
                 if usage is None:
@@ -251,8 +252,7 @@ class _Load:
         schemas, name = self.ctx.schemas, mix.chunk_schema
 
         def check(chunk: dict) -> str | None:
-            errors = schemas.errors(name, chunk)
-            return f"{errors[0]['path']}: {errors[0]['message']}" if errors else None
+            return describe_errors(schemas.errors(name, chunk))
         return check
 
     def _aggregates(self):

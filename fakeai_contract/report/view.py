@@ -12,14 +12,9 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from fakeai_contract import exit_codes
-from fakeai_contract.ledger import PHASES, verdict_for
+from fakeai_contract.ledger import PHASES, Status, status_counts, summarize
 
-STATUSES = ("pass", "fail", "error", "warn", "skip")
-#: Statuses that count against the verdict.
-#: Summary counter for each status.
-SUMMARY_KEY = {"pass": "passed", "fail": "failed", "error": "errors", "warn": "warned",
-               "skip": "skipped"}
+STATUSES = tuple(s.value for s in Status)
 
 # Characters XML 1.0 cannot carry at all, and C0/C1 controls that garble terminals and tables.
 _XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -142,21 +137,13 @@ def entries(doc: Any) -> list[dict[str, Any]]:
 
 def count_statuses(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """How many entries have each summary status; an unknown status counts as an error."""
-    counts = dict.fromkeys(SUMMARY_KEY.values(), 0)
-    for e in items:
-        counts[SUMMARY_KEY.get(e["status"], "errors")] += 1
-    return counts
+    return status_counts(e["status"] for e in items)
 
 
 def summary(doc: Any) -> dict[str, Any]:
     """The document's summary, with any missing or malformed key recomputed from the entries."""
-    items = entries(doc)
-    counts = count_statuses(items)
-    counted = len(items) - counts["skipped"]
-    bad = counts["failed"] + counts["errors"]
-    rate = (counted - bad) / counted if counted else 0.0
-    computed: dict[str, Any] = {"total": len(items), **counts, "pass_rate": rate,
-                                "verdict": verdict_for(rate), "exit_code": exit_codes.OK if not bad and counted else exit_codes.FAILED}
+    interrupted = mapping(doc).get("interrupted") is True
+    computed = summarize((e["status"] for e in entries(doc)), interrupted=interrupted)
     given = mapping(mapping(doc).get("summary"))
     out = dict(computed)
     for key, default in computed.items():
@@ -165,9 +152,8 @@ def summary(doc: Any) -> dict[str, Any]:
             out[key] = value if isinstance(value, str) and value else default
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out[key] = value
-    if mapping(doc).get("interrupted") is True:
+    if interrupted:
         out["verdict"] = "INTERRUPTED"      # even a saved ledger that says PASS: it never finished
-
     return out
 
 
