@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from fakeai_contract.resources import contracts_dir, shipped_contract_names
 from fakeai_contract.commands.run import _Progress
+from tests.helpers import poll
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,9 +174,10 @@ def test_the_load_line_adds_up_the_workers_and_gives_a_duration_run_its_length()
     p("request", {"done": 120, "of": 400, "failed": 1, "elapsed_s": 0.6, "workers": 2})
     assert "load: 120/400 done, 1 failed, 0.6s (2 workers)" in tty.getvalue()
     p("phase", {"name": "load", "duration_s": 10.0})
-    time.sleep(0.11)        # the live line is redrawn at most every 0.1 s
-    p("request", {"done": 300, "of": 0, "failed": 0, "elapsed_s": 2.0, "workers": 2})
-    assert "load: 300 done, 0 failed, 2.0s of 10s (2 workers)" in tty.getvalue()
+    # the live line is redrawn at most every 0.1 s: report until the redraw shows it
+    poll(lambda: p("request", {"done": 300, "of": 0, "failed": 0, "elapsed_s": 2.0, "workers": 2})
+         or "load: 300 done, 0 failed, 2.0s of 10s (2 workers)" in tty.getvalue(), 2, interval=0.02,
+         what="the live line to be redrawn")
 
 
 def test_off_a_tty_the_load_prints_a_line_every_few_seconds():
