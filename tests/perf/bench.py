@@ -82,7 +82,7 @@ class Sizes:
 FULL = Sizes(repeat=3, cpu_requests=5000, cpu_concurrency=32, wrk_seconds=3, timing_streams=40,
              timing_concurrency=4, big_mix=10_000, small_mix=1_000, mix_concurrency=64)
 QUICK = Sizes(repeat=1, cpu_requests=60, cpu_concurrency=32, wrk_seconds=1, timing_streams=8,
-              timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64, load_seconds=1.0,
+              timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64, load_seconds=0.5,
               many_streams=50, rates=(50,), aiperf_streams=20, aiperf_concurrency=4)
 
 
