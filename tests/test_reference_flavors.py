@@ -111,10 +111,14 @@ def test_timing_skew_and_miscount_make_the_metrics_disagree_with_what_was_served
 
 def test_response_shapes_follow_each_server():
     with ReferenceServer(ReferenceOptions(flavor="litellm", ttft=0.001, itl=0.0)) as srv, session() as http:
-        status, _, raw = stream_raw(http, srv.base_url, chat_body("mock-gpt", max_tokens=3, stream=True))
+        status, _, raw = stream_raw(http, srv.base_url, chat_body("mock-gpt", max_tokens=3, stream=True,
+                                                                  stream_options={"include_usage": True}))
         chunks = json_chunks(parse_sse(raw))
-        with_reason = [c for c in chunks if c["choices"] and "finish_reason" in c["choices"][0]]
-        assert with_reason == chunks[-1:]                               # only the finish chunk has one
+        *answer, last = chunks
+        with_reason = [c for c in answer if "finish_reason" in c["choices"][0]]
+        assert with_reason == answer[-1:]                               # only the finish chunk has one
+        assert last["choices"] == [{"index": 0, "delta": {}}] and last["usage"]["completion_tokens"] == 3
+        assert not any("usage" in c or "logprobs" in c["choices"][0] for c in answer)
         r = http.post(srv.base_url + CHAT, json=chat_body("gpt-4"), timeout=5)
         assert r.status_code == 400 and "Invalid model name passed in model=gpt-4" in r.json()["error"]["message"]
         moved = http.get(srv.base_url + "/metrics", allow_redirects=False, timeout=5)
@@ -123,8 +127,9 @@ def test_response_shapes_follow_each_server():
         status, _, raw = stream_raw(http, srv.base_url, chat_body("anything", max_tokens=3, stream=True))
         chunks = json_chunks(parse_sse(raw))
         assert {c["id"] for c in chunks} == {""}                       # ChatCompletionChunk::new
-        assert {c["model"] for c in chunks} == {get_flavor("tgi").model}   # the request's model is unused
+        assert {c["model"] for c in chunks} == {"anything"}    # served by its model, named as requested
         assert all(c["system_fingerprint"] for c in chunks)
+        assert http.post(srv.base_url + CHAT, json=chat_body("anything"), timeout=5).json()["id"] == ""
 
 
 @pytest.mark.parametrize("name,guarded,open_", [

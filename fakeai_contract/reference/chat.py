@@ -114,7 +114,7 @@ class ChatCompletions:
         if self.flavor and chat.model != self.flavor.model:
             if self.flavor.unknown_model == "serve":
                 chat = dataclasses.replace(chat, model=self.flavor.model)
-            else:
+            elif self.flavor.unknown_model != "echo":     # echo: served, and named as requested
                 self.bus.publish("request.started", model=chat.model, stream=chat.stream)
                 return self._fail(unknown_model_error(self.flavor.unknown_model, chat.model), chat.model,
                                   stream=chat.stream, arrival=arrival)

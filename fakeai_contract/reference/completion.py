@@ -56,6 +56,8 @@ class ResponseStyle:
     document_id: str | None = None       # TGI sends "" as the id of every chunk and response
     finish_reason_until_last: bool = True   # False: non-final chunks leave finish_reason out (LiteLLM)
     usage_until_last: str = "null"       # with include_usage, earlier chunks' usage: "null" or "absent"
+    usage_choice: Mapping[str, Any] | None = None   # the usage chunk's one choice (LiteLLM), else none
+    logprobs: bool = True                # False: choices leave logprobs out (LiteLLM)
 
 
 OPENAI_STYLE = ResponseStyle()
@@ -71,7 +73,8 @@ def chat_completion(completion_id: str, created: int, model: str, content: str, 
         "model": model,
         **style.head,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "logprobs": None, "finish_reason": finish_reason, **style.choice}],
+                     **({"logprobs": None} if style.logprobs else {}), "finish_reason": finish_reason,
+                     **style.choice}],
         "usage": usage_,
     }
 
@@ -96,7 +99,9 @@ class ChunkWriter:
 
     def delta(self, delta: dict[str, str], finish_reason: str | None = None) -> bytes:
         """A chunk with one choice carrying DELTA."""
-        choice: dict[str, Any] = {"index": 0, "delta": delta, "logprobs": None}
+        choice: dict[str, Any] = {"index": 0, "delta": delta}
+        if self._style.logprobs:
+            choice["logprobs"] = None
         if finish_reason is not None or self._style.finish_reason_until_last:
             choice["finish_reason"] = finish_reason
         return self._event([dict(choice, **self._style.choice)])
@@ -114,8 +119,9 @@ class ChunkWriter:
         return self.delta({}, finish_reason)
 
     def usage(self, usage_: dict[str, int]) -> bytes:
-        """The include_usage chunk: no choices, the usage of the whole stream."""
-        return self._event([], usage_)
+        """The include_usage chunk: no choices (or the style's one), the usage of the whole stream."""
+        choice = self._style.usage_choice
+        return self._event([] if choice is None else [dict(choice)], usage_)
 
 
 DONE = b"data: [DONE]\n\n"

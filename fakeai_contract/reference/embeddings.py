@@ -56,7 +56,7 @@ class Embeddings:
             self.bus.publish("request.started", model=model_of(raw), stream=False)
             return self._fail(err, model_of(raw), arrival)
         if self.flavor and req.model != self.flavor.model:
-            if self.flavor.unknown_model != "serve":
+            if self.flavor.unknown_model not in ("serve", "echo"):
                 self.bus.publish("request.started", model=req.model, stream=False)
                 return self._fail(unknown_model_error(self.flavor.unknown_model, req.model), req.model, arrival)
             req = EmbeddingRequest(self.flavor.model, req.inputs, req.prompt_tokens, req.dimensions)

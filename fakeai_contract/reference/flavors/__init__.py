@@ -29,7 +29,8 @@ class Flavor:
     surface: Callable[..., "Surface"]
     style: ResponseStyle = OPENAI_STYLE
     #: A request for another model: "404" (model_not_found), "serve" (answered by the served
-    #: model, which the response names), "400" (LiteLLM's invalid model name).
+    #: model, which the response names), "echo" (answered by the served model, the response
+    #: names the requested one: TGI), "400" (LiteLLM's invalid model name).
     unknown_model: str = "404"
     model_card: Mapping[str, Any] = field(default_factory=dict)   # extra fields of a model card
     models_extra: Callable[[str], Mapping[str, Any]] | None = None  # extra fields of /v1/models

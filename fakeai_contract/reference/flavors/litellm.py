@@ -106,8 +106,11 @@ FLAVOR = Flavor(
                  "success_callbacks": ["PrometheusLogger"]},
     metrics_path="/metrics/",         # make_asgi_app mounted at /metrics: GET /metrics is a 307 to /metrics/
     surface=LitellmSurface,
-    # Its SSE chunks leave finish_reason out until the finish chunk, and logprobs out everywhere.
-    style=ResponseStyle(finish_reason_until_last=False),
+    # Its SSE chunks leave finish_reason out until the finish chunk, logprobs out everywhere and
+    # usage out until the usage chunk, which carries one choice with an empty delta (observed
+    # from the real proxy).
+    style=ResponseStyle(finish_reason_until_last=False, logprobs=False, usage_until_last="absent",
+                        usage_choice={"index": 0, "delta": {}}),
     unknown_model="400",
     key_paths=("/",),                 # the master key guards every route, /metrics included
     key_exempt=("/health/readiness", "/health/liveliness"),

@@ -105,7 +105,9 @@ FLAVOR = Flavor(
     surface=TgiSurface,
     # ChatCompletionChunk::new and ChatCompletion::new set id to String::new(); every document has system_fingerprint.
     style=ResponseStyle(head={"system_fingerprint": "3.3.6-native"}, document_id=""),
-    unknown_model="serve",            # ChatRequest.model is "[UNUSED]": the response names the served model
+    # ChatRequest.model is "[UNUSED]" for generation, but chat_completions names the requested
+    # model in the response (the served one only when it is absent or "tgi").
+    unknown_model="echo",
     model_card={},
     key_paths=("/",),                 # --api-key layers an auth middleware over the base routes
     key_exempt=("/health", "/metrics", "/info", "/v1/models", "/ping"),
