@@ -7,7 +7,7 @@ requests that finished); the aggregated entries and the client's statistics are 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from fakeai_contract.checks.schema import describe_errors
@@ -17,72 +17,11 @@ from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import MixEntry
 from fakeai_contract.monitor import SKEWED, Monitor
 from fakeai_contract.phases.drive import drive
+from fakeai_contract.phases.tallies import FIRST, MixTallies, model_problem, tally_entry, usage_problem
 from fakeai_contract.phases.workers import run_workers
 from fakeai_contract.plan import (PlannedRequest, iter_requests, kind_of, models_for, path_of, planned_models,
                                   total_requests)
 from fakeai_contract.transport import HttpClient
-
-_FIRST = 5   # how many individual problems an aggregated entry keeps
-
-
-@dataclass
-class _Tally:
-    """Per-check counters with the first few problems kept as evidence."""
-
-    checked: int = 0
-    bad: int = 0
-    missing: int = 0
-    first: list[dict] = field(default_factory=list)
-
-    def add(self, seq: int, problem: str | None) -> None:
-        self.checked += 1
-        if problem:
-            self.bad += 1
-            if len(self.first) < _FIRST:
-                self.first.append({"request": seq, "problem": problem})
-
-
-    def merge(self, other: "_Tally") -> None:
-        self.checked += other.checked
-        self.bad += other.bad
-        self.missing += other.missing
-        self.first = sorted(self.first + other.first, key=lambda p: p["request"])[:_FIRST]
-
-
-@dataclass
-class _MixTallies:
-    schema: _Tally = field(default_factory=_Tally)
-    model: _Tally = field(default_factory=_Tally)
-    usage: _Tally = field(default_factory=_Tally)
-    by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def merge(self, other: "_MixTallies") -> None:
-        self.schema.merge(other.schema)
-        self.model.merge(other.model)
-        self.usage.merge(other.usage)
-        for model, theirs in other.by_model.items():
-            mine = self.by_model.setdefault(model, {"total": 0, "succeeded": 0, "failed": 0, "first_failures": []})
-            for key in ("total", "succeeded", "failed"):
-                mine[key] += theirs[key]
-            mine["first_failures"] = sorted(mine["first_failures"] + theirs["first_failures"],
-                                            key=lambda f: f["index"])[:_FIRST]
-
-
-def _usage_problem(usage: Any, kind: str = "chat") -> str | None:
-    if not isinstance(usage, dict):
-        return "usage is not an object"
-    p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
-    if kind == "embeddings" and "completion_tokens" not in usage:
-        # an embeddings usage is {prompt_tokens, total_tokens}: nothing is generated
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (p, t)):
-            return f"usage has non-integer counts: {usage}"
-        return None if p == t else f"total_tokens {t} != prompt_tokens {p}"
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (p, c, t)):
-        return f"usage has non-integer counts: {usage}"
-    if p + c != t:
-        return f"total_tokens {t} != prompt_tokens {p} + completion_tokens {c}"
-    return None
-
 
 @dataclass(frozen=True)
 class TrafficResult:
@@ -108,7 +47,7 @@ class _Load:
         self.itemize = itemize if itemize is not None else self.contract.load.duration is None and (
             ctx.options.verbose or self.total <= self.contract.load.itemize)
         self.monitor = Monitor()
-        self.tallies: dict[str, _MixTallies] = {m.name: _MixTallies() for m in self.contract.load.mix}
+        self.tallies: dict[str, MixTallies] = {m.name: MixTallies() for m in self.contract.load.mix}
         self.done = 0
         self.failed = 0
         self.t0 = time.monotonic()
@@ -186,10 +125,10 @@ class _Load:
             if res.http_status is not None and res.http_status < 400 and res.chunks:
                 if on_chunk is not None:
                     tallies.schema.add(req.seq, "; ".join(res.invalid_chunks[:2]) or None if res.invalid_chunk_count else None)
-                tallies.model.add(req.seq, _model_problem(req.model, res.model))
+                tallies.model.add(req.seq, model_problem(req.model, res.model))
             usage = res.usage
             if res.usage is not None:
-                tallies.usage.add(req.seq, _usage_problem(res.usage, api))
+                tallies.usage.add(req.seq, usage_problem(res.usage, api))
             self.stats.add(model=req.model, stream=True, ok=ok, latency_s=latency, ttft_s=res.ttft_s,
                            itl_s=res.itl_s, chunks=res.chunks, done=res.done, usage=usage,
                            http_status=res.http_status, send_delay_s=send_delay, **sample)
@@ -206,12 +145,12 @@ class _Load:
                 if mix.response_schema:
                     errors = ctx.schemas.errors(mix.response_schema, doc)
                     tallies.schema.add(req.seq, describe_errors(errors))
-                tallies.model.add(req.seq, _model_problem(req.model, doc.get("model")))
+                tallies.model.add(req.seq, model_problem(req.model, doc.get("model")))
                 usage = doc.get("usage")
                 if usage is None:
                     tallies.usage.missing += 1
                 else:
-                    tallies.usage.add(req.seq, _usage_problem(usage, api))
+                    tallies.usage.add(req.seq, usage_problem(usage, api))
                 if isinstance(usage, dict):
                     observed["completion_tokens"] = usage.get("completion_tokens")
             self.stats.add(model=req.model, stream=False, ok=ok, latency_s=latency, usage=usage,
@@ -225,7 +164,7 @@ class _Load:
             agg["succeeded"] += 1
         else:
             agg["failed"] += 1
-            if len(agg["first_failures"]) < _FIRST:
+            if len(agg["first_failures"]) < FIRST:
                 agg["first_failures"].append({"index": req.seq, "message": message})
         ctx.notify("request", seq=req.seq, of=req.of, model=req.model, stream=req.is_streaming, ok=ok,
                    latency_s=latency, message=message, done=self.done, failed=self.failed,
@@ -277,40 +216,20 @@ class _Load:
                         f"{agg['failed']} of {agg['total']} failed; first: {agg['first_failures'][0]['message']}")
             schema_name = mix.chunk_schema if mix.is_streaming else mix.response_schema
             if schema_name:
-                yield self._tally_entry(f"schema/responses/{mix.name}", "schema",
+                yield tally_entry(f"schema/responses/{mix.name}", "schema",
                                   f"{mix.name} {'chunks' if mix.is_streaming else 'responses'} match {schema_name}",
                                   t.schema, loc, ("response",), "responses")
-            yield self._tally_entry(f"check/responses/{mix.name}/model", "check",
+            yield tally_entry(f"check/responses/{mix.name}/model", "check",
                               f"{mix.name}: model echoes the request", t.model, loc,
                               ("response",), "responses")
-            yield self._tally_entry(f"check/responses/{mix.name}/usage", "check",
+            yield tally_entry(f"check/responses/{mix.name}/usage", "check",
                               f"{mix.name}: usage adds up",
                               t.usage, loc, ("response", "usage"), "responses reporting usage")
-
-    def _tally_entry(self, id: str, phase: str, name: str, t: _Tally, loc, tags, noun: str) -> Entry:
-        observed = {"checked": t.checked, "bad": t.bad, "first_problems": t.first}
-        if t.missing:
-            observed["missing"] = t.missing
-        if not t.checked:
-            status, message = Status.SKIP, f"no {noun} to check"
-        elif t.bad:
-            status = Status.FAIL
-            message = f"{t.bad} of {t.checked} {noun} fail: request {t.first[0]['request']}: {t.first[0]['problem']}"
-        else:
-            status, message = Status.PASS, f"{t.checked} {noun} checked"
-        return Entry(id, phase, name, status, observed=observed, expected={"bad": 0},
-                     message=message, tags=tags, location=loc)
 
 
 def _label(api: str, kind: str) -> str:
     """How a request is named in its entry: 'streaming', or 'completions streaming' beside chat."""
     return kind if api == "chat" else f"{api} {kind}"
-
-
-def _model_problem(requested: str, answered: Any) -> str | None:
-    if answered == requested:
-        return None
-    return f"asked for {requested!r}, the answer names {answered!r}"
 
 
 async def run_traffic(ctx: RunContext, transport: HttpClient, sink: Callable[[Entry], None]) -> TrafficResult:
