@@ -1,0 +1,166 @@
+"""The benchmark's measurement sections: what the client can be trusted with under load
+(chunk cost, many streams, open-loop rates, --workers), and the same streaming run under AIPerf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiperf_side
+from benchkit import (AIPERF_TOKENS, CLOSED_CONTRACT, FIREHOSE_CHUNKS, ITL_S, PACED_CONTRACT, STREAMS_CONTRACT,
+                      TTFT_S, Bench, Metric, run_child)
+from benchkit import client_value as _client
+
+# -- measurement under load: chunk cost, many streams, open-loop rates, workers -----------
+
+def bench_load(b: Bench) -> list[Metric]:
+    """What the client can be trusted with: its cost per stream chunk, its TTFT error and loop lag
+    at many concurrent streams, achieved against requested open-loop rates, and --workers 2."""
+    secs = b.sizes.load_seconds
+    chunks = Metric("load.chunks_per_cpu_s", "stream chunks parsed per runner CPU-second (firehose, c=64)",
+                    "chunks/s", note=f"the firehose server writes {FIREHOSE_CHUNKS}-chunk streams at once; "
+                                     "runner CPU of a 1-request run subtracted")
+    n = b.sizes.many_streams
+    ttft = Metric("load.many_ttft_p50_error_ms", f"{n} concurrent streams: client TTFT p50 - {TTFT_S * 1000:g} ms",
+                  "ms", signed=True, note="server and runner share the cores: the error includes the server's own delay")
+    lag = Metric("load.many_loop_lag_p99_ms", f"{n} concurrent streams: runner loop lag p99", "ms")
+    saturated = Metric("load.many_saturated", f"{n} concurrent streams: client/saturation warned (1 = yes)", "",
+                       signed=True, note="a 0/1 flag per repeat")
+    rates = {}
+    for r in b.sizes.rates:
+        rates[r] = Metric(f"load.rate_{r}_ratio", f"open loop at {r} req/s: achieved / requested", "x",
+                          target="0.95..1.05", meets=lambda v: 0.95 <= v <= 1.05)
+    workers = _workers_metrics()
+    fire = b.server(firehose=True)
+    timed = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
+    plain = b.server("--latency", "0")
+    for i in range(b.sizes.repeat):
+        tiny = b.runner(fire, CLOSED_CONTRACT, concurrency=1, duration=0.01, streaming="true")
+        st = b.runner(fire, CLOSED_CONTRACT, concurrency=64, duration=secs, streaming="true")
+        parsed = _client(st, "streams", "chunks") or 0
+        if st.cpu_s > tiny.cpu_s:
+            chunks.runs.append(parsed / (st.cpu_s - tiny.cpu_s))
+        many = b.runner(timed, CLOSED_CONTRACT, concurrency=n, duration=secs, streaming="true", max_tokens=20)
+        if _client(many, "ttft_s", "p50") is not None:
+            ttft.runs.append((_client(many, "ttft_s", "p50") - TTFT_S) * 1000)
+            lag.runs.append((_client(many, "runner", "loop_lag_s", "p99") or 0) * 1000)
+            saturated.runs.append(1.0 if _client(many, "runner", "saturated") else 0.0)
+        for r, metric in rates.items():
+            paced = b.runner(plain, PACED_CONTRACT, rate=r, duration=secs)
+            achieved = _client(paced, "load", "requests_per_second")
+            if achieved:
+                metric.runs.append(achieved / r)
+        for kind, streaming in (("streams", "true"), ("plain", "false")):
+            _workers_repeat(b, fire, workers[kind], secs, streaming, second_first=i % 2 == 1)
+    return [chunks, ttft, lag, saturated, *rates.values(), *workers["streams"], *workers["plain"]]
+
+
+def _workers_metrics() -> dict[str, list[Metric]]:
+    """The --workers rows: scaling on 400-chunk streams (held to >= 1.6), and on one-line answers."""
+    out = {}
+    for kind, what in (("streams", f"{FIREHOSE_CHUNKS}-chunk streams"), ("plain", "non-streaming")):
+        key = "load.workers" if kind == "streams" else "load.plain_workers"
+        one = Metric(f"{key}1_rps", f"closed loop c=64, 1 worker, firehose, {what}: requests/s", "req/s")
+        two = Metric(f"{key}2_rps", f"closed loop c=64, --workers 2, firehose, {what}: requests/s", "req/s")
+        ratio = Metric(f"{key}_ratio", f"--workers 2 / 1 worker, {what}", "x")
+        server = Metric(f"{key}_server_share", f"firehose server CPU during --workers 2, {what}", "core",
+                        note="the server's CPU seconds during the run over the load's wall time")
+        if kind == "streams":
+            ratio.target, ratio.meets = ">= 1.6", (lambda v: v >= 1.6)
+            ratio.note = ("the server writes each pre-rendered stream in one go, so its CPU per request "
+                          "is small against the client's parsing of 400 chunks: see server_share")
+        else:
+            ratio.note = ("no target: the same with one-line answers, where a request is mostly HTTP work "
+                          "on both sides; the server's share is beside it")
+        out[kind] = [one, two, ratio, server]
+    return out
+
+
+def _workers_repeat(b: Bench, url: str, metrics: list[Metric], secs: float, streaming: str,
+                    second_first: bool) -> None:
+    """One repeat of 1 worker against --workers 2 (in either order), with the server's CPU share."""
+    one, two, ratio, server = metrics
+    rates, share = {}, None
+    for workers in ((2, 1) if second_first else (1, 2)):
+        before = b.server_cpu_s(url)
+        child = b.runner(url, CLOSED_CONTRACT, "--workers", str(workers), concurrency=64, duration=secs,
+                         streaming=streaming)
+        rates[workers] = _client(child, "load", "requests_per_second")
+        wall = _client(child, "load", "wall_s")
+        if workers == 2 and wall:
+            share = (b.server_cpu_s(url) - before) / wall
+    if rates[1] and rates[2]:
+        one.runs.append(rates[1])
+        two.runs.append(rates[2])
+        ratio.runs.append(rates[2] / rates[1])
+        server.runs.append(share or 0.0)
+
+
+# -- the same streaming run under AIPerf ---------------------------------------------------
+
+def bench_aiperf(b: Bench) -> list[Metric]:
+    """The same streams (server, count, concurrency, length) under the runner and under AIPerf:
+    CPU seconds and peak memory of each tool's whole process tree, and TTFT/ITL p50 of each."""
+    n, c, tokens = b.sizes.aiperf_streams, b.sizes.aiperf_concurrency, AIPERF_TOKENS
+    what = f"{n} streams, c={c}, {tokens} tokens"
+    ours_cpu = Metric("aiperf.runner_cpu_s", f"{what}: runner CPU (user+sys)", "s")
+    their_cpu = Metric("aiperf.aiperf_cpu_s", f"{what}: AIPerf CPU (user+sys, all its processes)", "s")
+    ratio = Metric("aiperf.cpu_ratio", "runner CPU / AIPerf CPU", "x", target="<= 0.1", meets=lambda v: v <= 0.1)
+    ours_mem = Metric("aiperf.runner_pss_mb", f"{what}: runner peak memory (PSS)", "MB")
+    their_mem = Metric("aiperf.aiperf_pss_mb", f"{what}: AIPerf peak memory (PSS summed over its processes)",
+                       "MB")
+    mem_ratio = Metric("aiperf.pss_ratio", "runner peak memory / AIPerf peak memory", "x")
+    ttft = {who: Metric(f"aiperf.{who}_ttft_p50_ms", f"{who if who == 'runner' else 'AIPerf'} TTFT p50 "
+                        f"- {TTFT_S * 1000:g} ms configured", "ms", signed=True) for who in ("runner", "aiperf")}
+    itl = {who: Metric(f"aiperf.{who}_itl_p50_ms", f"{who if who == 'runner' else 'AIPerf'} ITL p50 "
+                       f"- {ITL_S * 1000:g} ms configured", "ms", signed=True) for who in ("runner", "aiperf")}
+    rows = [ours_cpu, their_cpu, ratio, ours_mem, their_mem, mem_ratio, ttft["runner"], ttft["aiperf"],
+            itl["runner"], itl["aiperf"]]
+    if not b.aiperf:
+        for m in rows:
+            m.skipped = f"aiperf not installed (pass --aiperf PATH or set {aiperf_side.ENV})"
+        return rows
+    itl["aiperf"].note = ("AIPerf's ITL is per request, (latency - TTFT) / (tokens - 1), then the p50 "
+                           "over requests; the runner's is the p50 over every gap between two tokens")
+    ratio.note = ("both whole tools from start to exit, interpreter start-up and imports included; "
+                  "the runner also validates every chunk against a JSON schema, AIPerf does not")
+    tokenizer = aiperf_side.build_tokenizer(b.aiperf, b.workdir / "tokenizer")
+    url = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
+    for i in range(b.sizes.repeat):
+        seen = {}
+        for who in (("aiperf", "runner") if i % 2 else ("runner", "aiperf")):
+            if who == "runner":
+                child = b.runner(url, STREAMS_CONTRACT, watch=True, streams=n, concurrency=c, max_tokens=tokens)
+                got = {"ttft_p50_s": _client(child, "ttft_s", "p50"), "itl_p50_s": _client(child, "itl_s", "p50")}
+            else:
+                child, got = _aiperf_run(b, url, n, c, tokens, tokenizer, i)
+            if child is not None and got.get("ttft_p50_s") is not None:
+                seen[who] = (child, got)
+        if len(seen) < 2:
+            continue
+        (ours, o), (theirs, t) = seen["runner"], seen["aiperf"]
+        ours_cpu.runs.append(ours.cpu_s)
+        their_cpu.runs.append(theirs.cpu_s)
+        ratio.runs.append(ours.cpu_s / theirs.cpu_s)
+        ours_mem.runs.append(ours.tree_pss_mb)
+        their_mem.runs.append(theirs.tree_pss_mb)
+        mem_ratio.runs.append(ours.tree_pss_mb / theirs.tree_pss_mb)
+        for who, got in (("runner", o), ("aiperf", t)):
+            ttft[who].runs.append((got["ttft_p50_s"] - TTFT_S) * 1000)
+            itl[who].runs.append((got["itl_p50_s"] - ITL_S) * 1000)
+    return rows
+
+
+def _aiperf_run(b: Bench, url: str, n: int, c: int, tokens: int, tokenizer: Path, i: int):
+    artifacts = b.workdir / f"aiperf-{i}"
+    argv = aiperf_side.argv(b.aiperf, url, streams=n, concurrency=c, max_tokens=tokens, tokenizer=tokenizer,
+                            artifacts=artifacts)
+    child = run_child(argv, b.workdir / "aiperf.log", env=aiperf_side.environment(), watch=True)
+    try:
+        got = aiperf_side.results(artifacts)
+    except (OSError, ValueError) as exc:
+        b.failures.append(f"aiperf exited {child.code} without results ({exc}); see {b.workdir / 'aiperf.log'}")
+        return None, {}
+    if child.code != 0 or got["errors"] or got["requests"] != n:
+        b.failures.append(f"aiperf exited {child.code}: {got['requests']} requests, {got['errors']} error kinds")
+        return None, {}
+    return child, got
