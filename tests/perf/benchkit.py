@@ -57,6 +57,7 @@ class Sizes:
     many_streams: int = 1000      # concurrent streams in the loop-lag run
     rates: tuple[int, ...] = (500, 2000)
     aiperf_streams: int = 300     # the side by side with AIPerf
+    aiperf_few_streams: int = 20  # ... and its run of few streams (CPU per stream beyond start-up)
     aiperf_concurrency: int = 10
 
 
@@ -64,7 +65,8 @@ FULL = Sizes(repeat=3, cpu_requests=5000, cpu_concurrency=32, wrk_seconds=3, tim
              timing_concurrency=4, big_mix=10_000, small_mix=1_000, mix_concurrency=64)
 QUICK = Sizes(repeat=1, cpu_requests=60, cpu_concurrency=32, wrk_seconds=1, timing_streams=8,
               timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64, load_seconds=0.5,
-              many_streams=50, rates=(50,), aiperf_streams=20, aiperf_concurrency=4)
+              many_streams=50, rates=(50,), aiperf_streams=20, aiperf_few_streams=4,
+              aiperf_concurrency=4)
 
 
 @dataclass

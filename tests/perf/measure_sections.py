@@ -99,59 +99,68 @@ def _workers_repeat(b: Bench, url: str, metrics: list[Metric], secs: float, stre
 
 def bench_aiperf(b: Bench) -> list[Metric]:
     """The same streams (server, count, concurrency, length) under the runner and under AIPerf:
-    CPU seconds and peak memory of each tool's whole process tree, and TTFT/ITL p50 of each."""
-    n, c, tokens = b.sizes.aiperf_streams, b.sizes.aiperf_concurrency, AIPERF_TOKENS
+    CPU seconds and peak memory of each tool's whole process tree, CPU per stream beyond start-up
+    (against a run of few streams), and TTFT/ITL p50 of each."""
+    n, few, c, tokens = b.sizes.aiperf_streams, b.sizes.aiperf_few_streams, b.sizes.aiperf_concurrency, AIPERF_TOKENS
     what = f"{n} streams, c={c}, {tokens} tokens"
-    ours_cpu = Metric("aiperf.runner_cpu_s", f"{what}: runner CPU (user+sys)", "s")
-    their_cpu = Metric("aiperf.aiperf_cpu_s", f"{what}: AIPerf CPU (user+sys, all its processes)", "s")
-    ratio = Metric("aiperf.cpu_ratio", "runner CPU / AIPerf CPU", "x", target="<= 0.1", meets=lambda v: v <= 0.1)
-    ours_mem = Metric("aiperf.runner_pss_mb", f"{what}: runner peak memory (PSS)", "MB")
-    their_mem = Metric("aiperf.aiperf_pss_mb", f"{what}: AIPerf peak memory (PSS summed over its processes)",
-                       "MB")
+    cpu = {"runner": Metric("aiperf.runner_cpu_s", f"{what}: runner CPU (user+sys)", "s"),
+           "aiperf": Metric("aiperf.aiperf_cpu_s", f"{what}: AIPerf CPU (user+sys, all its processes)", "s")}
+    ratio = Metric("aiperf.cpu_ratio", "runner CPU / AIPerf CPU", "x", target="<= 0.1", meets=lambda v: v <= 0.1,
+                   note="both whole tools from start to exit, interpreter start-up and imports included; "
+                        "the runner also validates every chunk against a JSON schema, AIPerf does not")
+    per = {who: Metric(f"aiperf.{who}_stream_ms", f"{name} CPU per stream beyond start-up", "ms", signed=True,
+                       note=f"(CPU of {n} streams - CPU of {few}) / {n - few}" if who == "runner" else "")
+           for who, name in (("runner", "runner"), ("aiperf", "AIPerf"))}
+    per_ratio = Metric("aiperf.stream_ratio", "runner / AIPerf CPU per stream beyond start-up", "x", signed=True,
+                       note="the stricter comparison: what each stream costs once both tools are running")
+    mem = {"runner": Metric("aiperf.runner_pss_mb", f"{what}: runner peak memory (PSS)", "MB"),
+           "aiperf": Metric("aiperf.aiperf_pss_mb", f"{what}: AIPerf peak memory (PSS summed over its processes)",
+                            "MB")}
     mem_ratio = Metric("aiperf.pss_ratio", "runner peak memory / AIPerf peak memory", "x")
-    ttft = {who: Metric(f"aiperf.{who}_ttft_p50_ms", f"{who if who == 'runner' else 'AIPerf'} TTFT p50 "
-                        f"- {TTFT_S * 1000:g} ms configured", "ms", signed=True) for who in ("runner", "aiperf")}
-    itl = {who: Metric(f"aiperf.{who}_itl_p50_ms", f"{who if who == 'runner' else 'AIPerf'} ITL p50 "
-                       f"- {ITL_S * 1000:g} ms configured", "ms", signed=True) for who in ("runner", "aiperf")}
-    rows = [ours_cpu, their_cpu, ratio, ours_mem, their_mem, mem_ratio, ttft["runner"], ttft["aiperf"],
-            itl["runner"], itl["aiperf"]]
+    procs = Metric("aiperf.aiperf_processes", "AIPerf processes (the runner: 1)", "")
+    ttft = {who: Metric(f"aiperf.{who}_ttft_p50_ms", f"{name} TTFT p50 - {TTFT_S * 1000:g} ms configured", "ms",
+                        signed=True) for who, name in (("runner", "runner"), ("aiperf", "AIPerf"))}
+    itl = {who: Metric(f"aiperf.{who}_itl_p50_ms", f"{name} ITL p50 - {ITL_S * 1000:g} ms configured", "ms",
+                       signed=True) for who, name in (("runner", "runner"), ("aiperf", "AIPerf"))}
+    itl["aiperf"].note = ("AIPerf's ITL is per request, (latency - TTFT) / (tokens - 1), then the p50 "
+                          "over requests; the runner's is the p50 over every gap between two tokens")
+    rows = [cpu["runner"], cpu["aiperf"], ratio, per["runner"], per["aiperf"], per_ratio, mem["runner"],
+            mem["aiperf"], mem_ratio, procs, ttft["runner"], ttft["aiperf"], itl["runner"], itl["aiperf"]]
     if not b.aiperf:
         for m in rows:
-            m.skipped = f"aiperf not installed (pass --aiperf PATH or set {aiperf_side.ENV})"
+            m.skipped, m.note = f"aiperf not installed (pass --aiperf PATH or set {aiperf_side.ENV})", ""
         return rows
-    itl["aiperf"].note = ("AIPerf's ITL is per request, (latency - TTFT) / (tokens - 1), then the p50 "
-                           "over requests; the runner's is the p50 over every gap between two tokens")
-    ratio.note = ("both whole tools from start to exit, interpreter start-up and imports included; "
-                  "the runner also validates every chunk against a JSON schema, AIPerf does not")
     tokenizer = aiperf_side.build_tokenizer(b.aiperf, b.workdir / "tokenizer")
     url = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
     for i in range(b.sizes.repeat):
         seen = {}
+        # who goes first alternates, so drift in the server's or the machine's state favours neither
         for who in (("aiperf", "runner") if i % 2 else ("runner", "aiperf")):
-            if who == "runner":
-                child = b.runner(url, STREAMS_CONTRACT, watch=True, streams=n, concurrency=c, max_tokens=tokens)
-                got = {"ttft_p50_s": _client(child, "ttft_s", "p50"), "itl_p50_s": _client(child, "itl_s", "p50")}
-            else:
-                child, got = _aiperf_run(b, url, n, c, tokens, tokenizer, i)
-            if child is not None and got.get("ttft_p50_s") is not None:
-                seen[who] = (child, got)
+            runs = [_side(b, who, url, size, c, tokens, tokenizer, f"{i}-{size}") for size in (few, n)]
+            if all(r is not None for r in runs):
+                seen[who] = runs
         if len(seen) < 2:
             continue
-        (ours, o), (theirs, t) = seen["runner"], seen["aiperf"]
-        ours_cpu.runs.append(ours.cpu_s)
-        their_cpu.runs.append(theirs.cpu_s)
-        ratio.runs.append(ours.cpu_s / theirs.cpu_s)
-        ours_mem.runs.append(ours.tree_pss_mb)
-        their_mem.runs.append(theirs.tree_pss_mb)
-        mem_ratio.runs.append(ours.tree_pss_mb / theirs.tree_pss_mb)
-        for who, got in (("runner", o), ("aiperf", t)):
+        for who, ((small, _), (big, got)) in seen.items():
+            cpu[who].runs.append(big.cpu_s)
+            per[who].runs.append((big.cpu_s - small.cpu_s) / (n - few) * 1000)
+            mem[who].runs.append(big.tree_pss_mb)
             ttft[who].runs.append((got["ttft_p50_s"] - TTFT_S) * 1000)
             itl[who].runs.append((got["itl_p50_s"] - ITL_S) * 1000)
+        ratio.runs.append(cpu["runner"].runs[-1] / cpu["aiperf"].runs[-1])
+        per_ratio.runs.append(per["runner"].runs[-1] / per["aiperf"].runs[-1])
+        mem_ratio.runs.append(mem["runner"].runs[-1] / mem["aiperf"].runs[-1])
+        procs.runs.append(float(seen["aiperf"][1][0].processes))
     return rows
 
 
-def _aiperf_run(b: Bench, url: str, n: int, c: int, tokens: int, tokenizer: Path, i: int):
-    artifacts = b.workdir / f"aiperf-{i}"
+def _side(b: Bench, who: str, url: str, n: int, c: int, tokens: int, tokenizer: Path, tag: str):
+    """One run of N streams by WHO (the runner or AIPerf): (child, {ttft_p50_s, itl_p50_s}), or None."""
+    if who == "runner":
+        child = b.runner(url, STREAMS_CONTRACT, watch=True, streams=n, concurrency=c, max_tokens=tokens)
+        got = {"ttft_p50_s": _client(child, "ttft_s", "p50"), "itl_p50_s": _client(child, "itl_s", "p50")}
+        return (child, got) if child.code == 0 and got["ttft_p50_s"] is not None else None
+    artifacts = b.workdir / f"aiperf-{tag}"
     argv = aiperf_side.argv(b.aiperf, url, streams=n, concurrency=c, max_tokens=tokens, tokenizer=tokenizer,
                             artifacts=artifacts)
     child = run_child(argv, b.workdir / "aiperf.log", env=aiperf_side.environment(), watch=True)
@@ -159,8 +168,8 @@ def _aiperf_run(b: Bench, url: str, n: int, c: int, tokens: int, tokenizer: Path
         got = aiperf_side.results(artifacts)
     except (OSError, ValueError) as exc:
         b.failures.append(f"aiperf exited {child.code} without results ({exc}); see {b.workdir / 'aiperf.log'}")
-        return None, {}
-    if child.code != 0 or got["errors"] or got["requests"] != n:
+        return None
+    if child.code != 0 or got["errors"] or got["requests"] != n or got["ttft_p50_s"] is None:
         b.failures.append(f"aiperf exited {child.code}: {got['requests']} requests, {got['errors']} error kinds")
-        return None, {}
+        return None
     return child, got

@@ -27,8 +27,9 @@ KEYS = ["seed.runner_wall_s", "seed.baseline_wall_s", "seed.ratio", "seed.runner
         "load.rate_50_ratio", "load.workers1_rps", "load.workers2_rps", "load.workers_ratio",
         "load.workers_server_share", "load.plain_workers1_rps", "load.plain_workers2_rps",
         "load.plain_workers_ratio", "load.plain_workers_server_share",
-        "aiperf.runner_cpu_s", "aiperf.aiperf_cpu_s", "aiperf.cpu_ratio", "aiperf.runner_pss_mb",
-        "aiperf.aiperf_pss_mb", "aiperf.pss_ratio", "aiperf.runner_ttft_p50_ms", "aiperf.aiperf_ttft_p50_ms",
+        "aiperf.runner_cpu_s", "aiperf.aiperf_cpu_s", "aiperf.cpu_ratio", "aiperf.runner_stream_ms",
+        "aiperf.aiperf_stream_ms", "aiperf.stream_ratio", "aiperf.runner_pss_mb", "aiperf.aiperf_pss_mb",
+        "aiperf.pss_ratio", "aiperf.aiperf_processes", "aiperf.runner_ttft_p50_ms", "aiperf.aiperf_ttft_p50_ms",
         "aiperf.runner_itl_p50_ms", "aiperf.aiperf_itl_p50_ms"]
 WRK_KEYS = {"rate.wrk_rps", "rate.ratio"}
 #: The side by side with AIPerf never runs in the test suite: AIPerf is not a dependency.
