@@ -52,6 +52,22 @@ def test_openmetrics_by_eof_and_by_content_type():
     assert prometheus.is_openmetrics("x 1\n", "application/openmetrics-text; version=1.0.0")
 
 
+def test_a_classic_counter_without_total_keeps_the_name_the_server_wrote():
+    """TGI (metrics-rs) writes `tgi_request_success 3`; prometheus_client's parser would call it
+    `tgi_request_success_total`, a name the server never exposed and a scrape would not store."""
+    text = ("# TYPE tgi_request_success counter\ntgi_request_success 3\n"
+            "# TYPE tgi_request_failure counter\ntgi_request_failure{err=\"validation\"} 1\n"
+            "# TYPE vllm:prompt_tokens counter\nvllm:prompt_tokens_total{model_name=\"m\"} 5\n")
+    doc = prometheus.parse(text)
+    assert doc["tgi_request_success"] == 3 and "tgi_request_success_total" not in doc
+    assert expr.search("metric(d, 'tgi_request_success')", {"d": doc}) == 3
+    assert expr.search("metric(d, 'tgi_request_failure{err=\"validation\"}')", {"d": doc}) == 1
+    assert expr.search("metric(d, 'vllm:prompt_tokens_total')", {"d": doc}) == 5
+    after = prometheus.parse(text.replace("tgi_request_success 3", "tgi_request_success 7"))
+    assert expr.search("metric(delta.d, 'tgi_request_success')",
+                       document.build(after={"d": after}, before={"d": doc}, health=None, client={}, variables={})) == 4
+
+
 def test_malformed_openmetrics_is_rejected():
     with pytest.raises(ValueError):
         prometheus.parse("# TYPE a counter\na_total 1\n", "application/openmetrics-text")  # no # EOF

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.timeout(60)
 TOKEN_SERIES = {
     "vllm": ("vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:request_success_total"),
     "sglang": ("sglang:prompt_tokens_total", "sglang:generation_tokens_total", "sglang:num_requests_total"),
-    # prometheus_client's parser reads TGI's suffix-less counters as ..._total (the raw text has none)
-    "tgi": ("tgi_request_input_length_sum", "tgi_request_generated_tokens_sum", "tgi_request_success_total"),
+    # TGI's counters have no _total suffix, and the parsed document keeps the names as exposed
+    "tgi": ("tgi_request_input_length_sum", "tgi_request_generated_tokens_sum", "tgi_request_success"),
     "llamacpp": ("llamacpp:prompt_tokens_total", "llamacpp:tokens_predicted_total", None),
     "litellm": ("litellm_input_tokens_metric_total", "litellm_output_tokens_metric_total",
                 "litellm_proxy_total_requests_metric_total"),

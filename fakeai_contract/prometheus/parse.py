@@ -7,6 +7,7 @@ sample's `family`, and `_families: {family: {type, help}}` and `_format`.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 OPENMETRICS_TYPE = "application/openmetrics-text"
@@ -29,6 +30,31 @@ def _families(text: str, content_type: str | None) -> Iterable[Any]:
     return list(text_string_to_metric_families(text))
 
 
+_SAMPLE_NAME = re.compile(r"[^{\s]+")
+
+
+def _exposed_names(text: str) -> set[str]:
+    """The sample names as the classic TEXT writes them (the first token of each sample line)."""
+    names = set()
+    for line in text.splitlines():
+        line = line.lstrip()
+        if line and not line.startswith("#"):
+            match = _SAMPLE_NAME.match(line)
+            if match:
+                names.add(match.group())
+    return names
+
+
+def _as_exposed(name: str, kind: str, exposed: set[str] | None) -> str:
+    """NAME as the server wrote it: the classic parser appends `_total` to a counter sample that lacks it
+    (TGI's metrics-rs counters such as `tgi_request_success`), and Prometheus itself keeps the name as
+    scraped, so selectors must see it unchanged."""
+    if exposed is None or kind != "counter" or not name.endswith("_total") or name in exposed:
+        return name
+    stem = name[: -len("_total")]
+    return stem if stem in exposed else name
+
+
 def _owner(sample_name: str, declared: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
     """The declared family a sample belongs to when the classic parser left it untyped."""
     for suffix in _SUFFIXES:
@@ -40,6 +66,8 @@ def _owner(sample_name: str, declared: dict[str, tuple[str, str]]) -> tuple[str,
 def parse(text: str, content_type: str | None = None) -> dict[str, Any]:
     """Parse exposition TEXT with the Prometheus project's own parsers (raises ValueError)."""
     families = list(_families(text, content_type))
+    # OpenMetrics requires the _total suffix on counters, so only classic text can be renamed
+    exposed = None if is_openmetrics(text, content_type) else _exposed_names(text)
     declared = {f.name: (f.type, f.documentation) for f in families if f.type != "unknown" or f.documentation}
     out: dict[str, Any] = {}
     samples: list[dict[str, Any]] = []
@@ -50,8 +78,9 @@ def parse(text: str, content_type: str | None = None) -> dict[str, Any]:
             if kind == "unknown":
                 fam, kind = _owner(s.name, declared) or (fam, kind)
             meta.setdefault(fam, {"type": kind, "help": declared.get(fam, ("", family.documentation))[1]})
-            out[s.name] = out.get(s.name, 0) + s.value
-            samples.append({"name": s.name, "labels": dict(s.labels), "value": s.value,
+            name = _as_exposed(s.name, kind, exposed)
+            out[name] = out.get(name, 0) + s.value
+            samples.append({"name": name, "labels": dict(s.labels), "value": s.value,
                             "type": kind, "family": fam})
     for name, (kind, doc) in declared.items():
         meta.setdefault(name, {"type": kind, "help": doc})
