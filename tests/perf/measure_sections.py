@@ -64,6 +64,9 @@ def _workers_metrics() -> dict[str, list[Metric]]:
         ratio = Metric(f"{key}_ratio", f"--workers 2 / 1 worker, {what}", "x")
         server = Metric(f"{key}_server_share", f"firehose server CPU during --workers 2, {what}", "core",
                         note="the server's CPU seconds during the run over the load's wall time")
+        busy1 = Metric(f"{key}1_core_share", f"1 worker's CPU, {what}", "core",
+                       note="near 1: the single worker is bound by its own CPU, so the ratio measures scaling")
+        busy2 = Metric(f"{key}2_core_share", f"--workers 2: each worker's CPU, {what}", "core")
         if kind == "streams":
             ratio.target, ratio.meets = ">= 1.6", (lambda v: v >= 1.6)
             ratio.note = ("the server writes each pre-rendered stream in one go, so its CPU per request "
@@ -71,20 +74,21 @@ def _workers_metrics() -> dict[str, list[Metric]]:
         else:
             ratio.note = ("no target: the same with one-line answers, where a request is mostly HTTP work "
                           "on both sides; the server's share is beside it")
-        out[kind] = [one, two, ratio, server]
+        out[kind] = [one, two, ratio, server, busy1, busy2]
     return out
 
 
 def _workers_repeat(b: Bench, url: str, metrics: list[Metric], secs: float, streaming: str,
                     second_first: bool) -> None:
     """One repeat of 1 worker against --workers 2 (in either order), with the server's CPU share."""
-    one, two, ratio, server = metrics
-    rates, share = {}, None
+    one, two, ratio, server, busy1, busy2 = metrics
+    rates, busy, share = {}, {}, None
     for workers in ((2, 1) if second_first else (1, 2)):
         before = b.server_cpu_s(url)
         child = b.runner(url, CLOSED_CONTRACT, "--workers", str(workers), concurrency=64, duration=secs,
                          streaming=streaming)
         rates[workers] = _client(child, "load", "requests_per_second")
+        busy[workers] = _client(child, "runner", "cpu", "mean_share_of_core")    # per worker
         wall = _client(child, "load", "wall_s")
         if workers == 2 and wall:
             share = (b.server_cpu_s(url) - before) / wall
@@ -93,6 +97,8 @@ def _workers_repeat(b: Bench, url: str, metrics: list[Metric], secs: float, stre
         two.runs.append(rates[2])
         ratio.runs.append(rates[2] / rates[1])
         server.runs.append(share or 0.0)
+        busy1.runs.append(busy[1] or 0.0)
+        busy2.runs.append(busy[2] or 0.0)
 
 
 # -- the same streaming run under AIPerf ---------------------------------------------------
