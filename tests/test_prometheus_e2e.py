@@ -154,3 +154,45 @@ def test_counts_read_before_the_server_applied_them_fail(cli):
 def test_bad_prom_skew_is_refused_before_listening(cli, args, message):
     r = cli("serve", "--port", "0", *args)
     assert r.code == 2 and message in r.err
+
+
+# --- declared metrics: the endpoint must expose what endpoints.<name>.metrics lists ---------------
+
+def test_declared_metrics_are_checked_against_the_exposition(cli):
+    r = run(cli)
+    entry = next(e for e in r.ledger["entries"] if e["id"] == "metrics/prom")
+    assert entry["status"] == "pass" and entry["phase"] == "schema"
+    assert entry["expected"] == list(load_contract("fakeai-prometheus").endpoints["prom"].metrics)
+
+
+def _declaring(tmp_path, names: list[str]):
+    path = tmp_path / "declared.yaml"
+    path.write_text("contract: declared\nversion: 1\nextends: [vllm]\nsettle: {until: '`true`', timeout: 0.1}\n"
+                    "endpoints:\n  prom: {path: /metrics, format: prometheus, metrics: [" + ", ".join(names) + "]}\n"
+                    "checks:\n" + "".join(f"  - {{name: {c}, remove: true}}\n" for c in (
+                        "Every request finished by length", "No request finished by stop or abort",
+                        "Prompt tokens equal usage", "Generation tokens equal usage", "Running requests back to 0",
+                        "Waiting requests back to 0", "One TTFT observation per request", "One e2e latency per request",
+                        "Server TTFT p50 agrees with the client's", "Server inter-token p50 agrees with the client's",
+                        "Server e2e mean is no more than the client's")))
+    return str(path)
+
+
+VLLM_NAMES = ["vllm:request_success_total", "vllm:num_requests_running", "vllm:time_to_first_token_seconds"]
+
+
+@pytest.mark.parametrize("flavor, declared, status, fragment", [
+    ("vllm", VLLM_NAMES, "pass", ""),
+    ("vllm", [*VLLM_NAMES, "vllm:no_such_metric_total"], "fail",
+     "1 of 4 declared metrics are not exposed: vllm:no_such_metric_total"),
+    # another kind of server: the entry says so before any check is read
+    ("sglang", VLLM_NAMES, "fail", "none of the 3 declared metrics is exposed (it exposes"),
+])
+def test_a_server_missing_declared_metrics_fails_the_declaration(cli, tmp_path, flavor, declared, status, fragment):
+    r = cli("run", _declaring(tmp_path, declared), "--serve-reference", f"--reference-arg=--flavor={flavor}",
+            "--report", "json:-", "--quiet")
+    entry = next(e for e in r.ledger["entries"] if e["id"] == "metrics/prom")
+    assert entry["status"] == status, entry
+    assert fragment in entry["message"]
+    if flavor == "sglang":
+        assert "sglang:" in entry["message"] and "is this the server the contract was written for?" in entry["message"]

@@ -68,6 +68,12 @@ def test_a_classic_counter_without_total_keeps_the_name_the_server_wrote():
                        document.build(after={"d": after}, before={"d": doc}, health=None, client={}, variables={})) == 4
 
 
+def test_missing_names_count_families_declared_without_series_and_suffixed_names():
+    doc = prometheus.parse("# HELP lazy_total Not observed yet.\n# TYPE lazy_total counter\n" + CLASSIC)
+    assert prometheus.missing(doc, ["req_total", "req", "ttft_seconds", "ttft_seconds_bucket", "up", "lazy_total"]) == []
+    assert prometheus.missing(doc, ["up", "down", "ttft_milliseconds"]) == ["down", "ttft_milliseconds"]
+
+
 def test_malformed_openmetrics_is_rejected():
     with pytest.raises(ValueError):
         prometheus.parse("# TYPE a counter\na_total 1\n", "application/openmetrics-text")  # no # EOF

@@ -136,6 +136,35 @@ def _schema_entry(ctx: RunContext, name: str, endpoint: Endpoint, f: Fetched) ->
         duration_s=time.monotonic() - t0, tags=("schema", name), location=loc)
 
 
+_SHOWN = 3   # how many missing or exposed names a message lists
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:_SHOWN]) + (", …" if len(names) > _SHOWN else "")
+
+
+def _declared_entry(ctx: RunContext, name: str, endpoint: Endpoint, f: Fetched) -> Entry:
+    """Does the Prometheus endpoint expose every metric its `metrics:` list declares?"""
+    loc, declared = ctx.location(endpoint), list(endpoint.metrics or ())
+    entry_id, title = f"metrics/{name}", f"{endpoint.path} exposes its {len(declared)} declared metrics"
+    if not f.ok:
+        return Entry(entry_id, "schema", title, Status.ERROR, expected=declared,
+                     message=f"cannot check: {endpoint.path} did not answer ({f.error})",
+                     tags=("schema", name), location=loc)
+    absent = prometheus.missing(f.document, declared)
+    message = ""
+    if absent:
+        message = f"{len(absent)} of {len(declared)} declared metrics are not exposed: {_some(absent)}"
+        if len(absent) == len(declared):   # nothing it declares: most likely another kind of server
+            families = sorted(n for n in f.document.get("_families", {}) if not n.endswith("_created"))
+            message = (f"none of the {len(declared)} declared metrics is exposed "
+                       + (f"(it exposes {len(families)} others: {_some(families)})" if families else "(nor any other)")
+                       + f": is this the server the contract was written for? Missing: {_some(absent)}")
+    return Entry(entry_id, "schema", title, Status.FAIL if absent else Status.PASS,
+                 observed={"missing": absent} if absent else {"exposed": len(declared)}, expected=declared,
+                 message=message, tags=("schema", name), location=loc)
+
+
 def endpoint_entries(ctx: RunContext, fetched: Mapping[str, Fetched]) -> tuple[Entry, ...]:
     """One entry per endpoint (did it answer with a document), then one per schema validation."""
     answered = tuple(
@@ -146,4 +175,7 @@ def endpoint_entries(ctx: RunContext, fetched: Mapping[str, Fetched]) -> tuple[E
         for name, endpoint in ctx.contract.endpoints.items() for f in (fetched[name],))
     schemas = tuple(_schema_entry(ctx, name, endpoint, fetched[name])
                     for name, endpoint in ctx.contract.endpoints.items() if endpoint.schema)
-    return answered + schemas
+    declared = tuple(_declared_entry(ctx, name, endpoint, fetched[name])
+                     for name, endpoint in ctx.contract.endpoints.items()
+                     if endpoint.format == "prometheus" and endpoint.metrics)
+    return answered + schemas + declared

@@ -94,3 +94,13 @@ def is_document(value: Any) -> bool:
     """Whether VALUE is a document this module produced (so `delta` treats it per series)."""
     return (isinstance(value, dict) and isinstance(value.get("_samples"), list)
             and isinstance(value.get("_families"), dict))
+
+
+def missing(document: dict[str, Any], names: Iterable[str]) -> list[str]:
+    """The NAMES a parsed DOCUMENT does not expose: neither a sample name nor a declared family
+    (with or without a `_total`/`_bucket`/... suffix). A family counts from its # TYPE/# HELP
+    lines alone, since a labelled metric with no series yet is still exposed that way."""
+    known = {s["name"] for s in document.get("_samples", ())} | set(document.get("_families", {}))
+    def exposed(name: str) -> bool:
+        return name in known or any(name.endswith(x) and name[: -len(x)] in known for x in _SUFFIXES)
+    return [n for n in names if not exposed(n)]
