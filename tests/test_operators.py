@@ -87,7 +87,7 @@ def test_a_new_operator_is_loaded_explained_and_evaluated(with_ne, tmp_path):
     assert held.status is Status.PASS and held.message == "m.a = 1; expected != 2"
     broken = evaluate(check, {"m": {"a": 2, "b": 2}})
     assert broken.status is Status.FAIL and broken.message == "m.a = 2; expected != 2"
-    assert evaluate(check, {"m": {"a": None, "b": 2}}).message == "m.a is missing or null; expected ne 'm.b'"
+    assert evaluate(check, {"m": {"a": None, "b": 2}}).message == "m.a is missing or null; expected ne m.b (= 2)"
 
 
 def test_a_new_operator_is_validated_by_its_facts(with_ne, tmp_path):

@@ -75,6 +75,15 @@ def test_null_value_fails_with_a_clear_message():
     assert out.status is Status.FAIL and "missing or null" in out.message
 
 
+def test_a_null_value_shows_what_it_was_held_to():
+    """The expected expression's value is in the message, so a reader sees what the server should have said."""
+    out = evaluate(C("metrics.requests_per_second", "equals", "client.requests.total"), DOC)
+    total = DOC["client"]["requests"]["total"]
+    assert out.message == f"metrics.requests_per_second is missing or null; expected equals client.requests.total (= {total})"
+    out = evaluate(C("metrics.requests_per_second", "equals", "client.no_such_figure"), DOC)
+    assert out.message.endswith("expected equals client.no_such_figure")
+
+
 def test_endpoint_that_did_not_answer_is_an_error():
     doc = {k: v for k, v in DOC.items() if k != "errors"}
     out = evaluate(C("metrics.total_requests", "equals", "errors.total_requests", 2), doc)

@@ -114,6 +114,17 @@ def _bucket(calls: list[prometheus.Call]) -> tuple[tuple[float, float] | None, s
     return quantiles[-1].bucket, ""
 
 
+def _wanted(check: Check, doc: dict) -> str:
+    """The operand as written, and its value when it is an expression that resolves (`client.x (= 16)`)."""
+    if operands.OPERATORS[check.op].operand is not operands.Operand.EXPRESSION or not isinstance(check.expected, str):
+        return show(check.expected)
+    try:
+        value = _operand(check, doc)
+    except (_Unavailable, expr.JMESPathError):
+        return check.expected
+    return f"{check.expected} (= {show(value)})"
+
+
 def evaluate(check: Check, doc: dict) -> Outcome:
     """Evaluate CHECK over DOC; never raises for anything the server sent."""
     with prometheus.trace() as calls:
@@ -133,7 +144,7 @@ def _evaluate(check: Check, doc: dict, calls: list[prometheus.Call]) -> Outcome:
     operator = operands.OPERATORS[check.op]
     if observed is None and operator.null_fails:
         return Outcome(_failed(check), None, check.expected,
-                       f"{check.that} is missing or null; expected {check.op} {show(check.expected)}")
+                       f"{check.that} is missing or null; expected {check.op} {_wanted(check, doc)}")
     judged = observed if not operator.presence else path_exists(check.that, doc)
     try:
         operand = _operand(check, doc)
