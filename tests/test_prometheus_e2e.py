@@ -196,3 +196,21 @@ def test_a_server_missing_declared_metrics_fails_the_declaration(cli, tmp_path, 
     assert fragment in entry["message"]
     if flavor == "sglang":
         assert "sglang:" in entry["message"] and "is this the server the contract was written for?" in entry["message"]
+
+
+def test_waits_stop_when_the_server_exposes_none_of_the_declared_metrics(cli, tmp_path):
+    """The vllm pack's settle and eventually checks against SGLang's metrics: they stop at once and say
+    why, instead of polling their whole timeouts (5 s and 3 s) for metrics that will never appear."""
+    path = tmp_path / "declared.yaml"
+    path.write_text("contract: declared\nversion: 1\nextends: [vllm]\nendpoints:\n  prom: {path: /metrics, "
+                    "format: prometheus, metrics: [vllm:request_success_total, vllm:num_requests_running, "
+                    "vllm:num_requests_waiting, vllm:time_to_first_token_seconds, vllm:inter_token_latency_seconds, "
+                    "vllm:e2e_request_latency_seconds, vllm:prompt_tokens_total, vllm:generation_tokens_total]}\n")
+    r = cli("run", str(path), "--serve-reference", "--reference-arg=--flavor=sglang", "--report", "json:-", "--quiet")
+    entries = {e["id"]: e for e in r.ledger["entries"]}
+    assert r.code == 1
+    assert entries["metrics/prom"]["status"] == "fail"
+    assert "stopped waiting: /metrics exposes none of its 8 declared metrics" in entries["settle"]["message"]
+    waited = entries["check/running-requests-back-to-0"]
+    assert waited["status"] == "fail" and "exposes none of its 8 declared metrics" in waited["message"]
+    assert entries["settle"]["duration_s"] < 1 and waited["duration_s"] < 1

@@ -68,11 +68,20 @@ def endpoints_read(texts: list[str], known: set[str]) -> list[str]:
 def unhealable(ctx: RunContext, fetched: Mapping[str, Fetched], names: list[str]) -> str:
     """Why waiting on NAMES cannot help (one answered a final status), or '' while it may."""
     for name in names:
-        f = fetched.get(name)
+        f, endpoint = fetched.get(name), ctx.contract.endpoints[name]
         if f is not None and not f.ok and healing.is_final(f.http_status):
-            return (f"stopped waiting: {ctx.contract.endpoints[name].path} answered HTTP {f.http_status}, "
+            return (f"stopped waiting: {endpoint.path} answered HTTP {f.http_status}, "
                     "which waiting does not change")
+        if f is not None and f.ok and _exposes_none(endpoint, f):
+            # a server that exposes none of the declared metrics after the load is another kind of server
+            return f"stopped waiting: {endpoint.path} exposes none of its {len(endpoint.metrics)} declared metrics"
     return ""
+
+
+def _exposes_none(endpoint: Endpoint, f: Fetched) -> bool:
+    declared = endpoint.metrics or ()
+    return (endpoint.format == "prometheus" and bool(declared)
+            and len(prometheus.missing(f.document, declared)) == len(declared))
 
 
 @dataclass(frozen=True)
