@@ -119,6 +119,17 @@ def test_a_misspelt_path_in_a_known_shape_is_an_error_with_a_suggestion(tmp_path
     assert fix is None or err.fix == fix
 
 
+def test_a_suggested_path_through_a_key_that_is_not_an_identifier_is_quoted(tmp_path):
+    """client.by_path is keyed by request path: the suggestion must be an expression that reads it."""
+    err = rejected(tmp_path, """{name: a, that: 'client.by_path."/v1/embeddings".tokens.promt', equals: 1}""")
+    fixed = 'client.by_path."/v1/embeddings".tokens.prompt'
+    assert f"did you mean {fixed}?" in err.message and err.fix == f"write {fixed}"
+    # the suggestion is itself a valid contract expression: it lints
+    load_contract(contract(tmp_path, "{name: a, that: '" + fixed + "', equals: 1}"), env={})
+    err = rejected(tmp_path, """{name: a, that: 'client.by_model."gpt-3.5-turbo".totl', equals: 1}""")
+    assert err.fix == 'write client.by_model."gpt-3.5-turbo".total'
+
+
 def test_what_cannot_be_known_is_not_flagged(tmp_path):
     c = load_contract(contract(
         tmp_path,

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping
 
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.contract.selectors import PromEndpoint, endpoint_facts, quantile_calls, selector_errors
-from fakeai_contract.contract.shape import ledger_schema, misspelt
+from fakeai_contract.contract.shape import jmespath_key, ledger_schema, misspelt
 from fakeai_contract.errors import ContractError, Location, did_you_mean
 
 #: the tolerance that is the width of the bucket the server's quantile falls in
@@ -56,14 +56,14 @@ def known_document(tree: Mapping[str, Any], store: SchemaStore, variables: Itera
 def read_errors(text: str, what: str, loc: Location | None, known: Known) -> list[ContractError]:
     """Selector problems, and paths of TEXT that name a key their document cannot have."""
     errors = selector_errors(text, what, loc, known.prometheus)
-    for path, parent, keys in misspelt(text, known.shapes):
-        key = path.rsplit(".", 1)[1]
+    for path, parent, keys, key in misspelt(text, known.shapes):
         hint = did_you_mean(key, keys)
+        suggestion = f"{parent}.{jmespath_key(hint)}" if hint else None
         shown = ", ".join(keys) if len(keys) <= 12 else ", ".join(keys[:12]) + ", ..."
         errors.append(ContractError(
             f"{what} reads {path}, but {parent} has no key {key!r}"
-            + (f"; did you mean {parent}.{hint}?" if hint else f" (it has: {shown})"), loc,
-            fix=f"write {parent}.{hint}" if hint else f"read one of {parent}'s keys: {shown}"))
+            + (f"; did you mean {suggestion}?" if hint else f" (it has: {shown})"), loc,
+            fix=f"write {suggestion}" if hint else f"read one of {parent}'s keys: {shown}"))
     return errors
 
 

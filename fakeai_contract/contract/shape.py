@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Iterator, Mapping
 
 from fakeai_contract import expr, resources
@@ -107,8 +108,23 @@ def root_paths(parsed: dict) -> list[tuple[str, ...]]:
     return paths
 
 
-def misspelt(text: str, schemas: Mapping[str, tuple[Any, Any, bool]]) -> Iterator[tuple[str, str, list[str]]]:
-    """(path read, the part that exists, the keys allowed there) for each path of TEXT that names a key
+#: a key JMESPath reads bare; any other (``/v1/embeddings``, ``gpt-4``) is written quoted
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def jmespath_key(key: str) -> str:
+    """KEY as a JMESPath field: bare when it is an identifier, else a quoted identifier (JSON escapes)."""
+    return key if _IDENTIFIER.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+def jmespath_path(head: str, keys: list[str]) -> str:
+    """HEAD (``client``, ``delta.prom``) followed by KEYS, each written so the path is a valid expression."""
+    return ".".join([head, *map(jmespath_key, keys)])
+
+
+def misspelt(text: str, schemas: Mapping[str, tuple[Any, Any, bool]]) -> Iterator[tuple[str, str, list[str], str]]:
+    """(path read, the part that exists, the keys allowed there, the key not among them), the paths
+    written as JMESPath (a key that is not an identifier quoted), for each path of TEXT that names a key
     its document cannot have. SCHEMAS: root name (`client`, `prom`, `delta.prom`) → (its schema, the
     document its `$ref`s resolve in, whether its listed keys are all there is)."""
     for path in dict.fromkeys(root_paths(expr.compile_expression(text).parsed)):
@@ -121,7 +137,7 @@ def misspelt(text: str, schemas: Mapping[str, tuple[Any, Any, bool]]) -> Iterato
         for i, key in enumerate(rest):
             keys = closed_keys(schema, root, listed_is_closed=listed)
             if keys is not None and key not in keys:
-                yield ".".join([head, *rest[:i + 1]]), ".".join([head, *rest[:i]]), sorted(keys)
+                yield jmespath_path(head, rest[:i + 1]), jmespath_path(head, rest[:i]), sorted(keys), key
                 break
             schema = child_schema(schema, key, root)      # a map's values (by_model) have a shape too
             if schema is None:
