@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_packs import failed
+from tests.test_packs import TIMING, failed
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,7 +29,7 @@ CAUGHT = {
     "tgi": {
         "miscount": {"every-request-counted-as-a-success", "prompt-tokens-equal-usage",
                      "generated-tokens-equal-usage"},
-        "timing-skew": {"server-duration-p50-agrees-with-the-client-s",
+        "timing-skew": {"server-duration-p50-is-no-more-than-the-client-s",
                         "server-duration-mean-is-no-more-than-the-client-s",
                         "server-time-per-token-is-no-more-than-the-client-s-latency"},
         "errors": {"no-request-failed", "every-stream-ended-with-data-done", "no-failure-counted"},
@@ -75,7 +75,8 @@ def test_pack_passes_clean_and_every_check_is_caught_by_some_fault(cli, pack):
     assert r.code == 0, sorted(failed(r.ledger))
     checks = {e["id"].removeprefix("check/") for e in r.ledger["entries"]
               if e["id"].startswith("check/") and not e["id"].startswith("check/responses/")}
-    assert checks == set().union(*CAUGHT[pack].values())
+    # the under-report guards fail under --timing-scale (tests/test_packs.py, TIMING)
+    assert checks == set().union(*CAUGHT[pack].values(), *TIMING.get(pack, {}).values())
 
 
 @pytest.mark.parametrize("pack,fault", [(p, f) for p in sorted(CAUGHT) for f in FAULTS])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -107,6 +108,27 @@ def test_timing_skew_and_miscount_make_the_metrics_disagree_with_what_was_served
                          .get("vllm:e2e_request_latency_seconds_count") == 1 and d, timeout=3)
         assert doc["vllm:request_success_total"] == 4                  # 1 served + 3 phantoms
         assert doc["vllm:time_to_first_token_seconds_sum"] > 1.0       # served in ~2 ms
+
+
+def test_timing_scale_multiplies_every_duration_the_metrics_record():
+    """--timing-scale 0.3: the server under-reports; the responses keep their own timing."""
+    opts = ReferenceOptions(flavor="sglang", ttft=0.2, itl=0.05, timing_scale=0.3)
+    with ReferenceServer(opts) as srv, session() as http:
+        started = time.monotonic()
+        assert stream_raw(http, srv.base_url, chat_body("meta-llama/Llama-3.1-8B-Instruct", max_tokens=3,
+                                                        stream=True))[0] == 200
+        assert time.monotonic() - started >= 0.3                         # 0.2 + 2 * 0.05, as served
+        doc = wait_until(lambda: (d := parse_prometheus(http.get(srv.base_url + "/metrics").text))
+                         .get("sglang:e2e_request_latency_seconds_count") == 1 and d, timeout=3)
+        assert 0.06 <= doc["sglang:time_to_first_token_seconds_sum"] < 0.1     # 0.3 * ~0.2 s
+        assert 0.09 <= doc["sglang:e2e_request_latency_seconds_sum"] < 0.15    # 0.3 * ~0.3 s
+        assert 0.03 <= doc["sglang:inter_token_latency_seconds_sum"] < 0.05    # 0.3 * 2 * ~0.05 s
+
+
+@pytest.mark.parametrize("value", [0, -1, float("inf")])
+def test_timing_scale_must_be_a_positive_factor(value):
+    with pytest.raises(ValueError, match="timing_scale must be a factor > 0"):
+        ReferenceOptions(flavor="vllm", timing_scale=value)
 
 
 def test_response_shapes_follow_each_server():

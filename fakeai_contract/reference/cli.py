@@ -78,6 +78,10 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--timing-skew", {"metavar": "S", "type": _seconds,
                        "help": "with --flavor: every duration the Prometheus metrics record is S longer "
                                "than the one served (default: %(default)s)"}),
+    ("--timing-scale", {"metavar": "F", "type": _factor,
+                        "help": "with --flavor: every duration the Prometheus metrics record is F times the one "
+                                "served (3: it over-reports, 0.3: it under-reports; --timing-skew is added "
+                                "after) (default: %(default)s)"}),
     ("--prom-skew", {"metavar": "F", "type": _factor,
                       "help": "/metrics/prometheus records every duration (TTFT, inter-token and request latency) "
                               "multiplied by F (its histograms lie; the responses keep their timing) (default: %(default)s)"}),

@@ -38,6 +38,7 @@ class ReferenceOptions:
     models: tuple[str, ...] = DEFAULT_MODELS
     flavor: str | None = None          # look like vllm, sglang, tgi, llamacpp or litellm (flavors/)
     timing_skew: float = 0.0           # a flavor's Prometheus durations read this much longer than served
+    timing_scale: float = 1.0          # ... and this many times as long (0.3: a server that under-reports)
     api_key: str | None = None         # a flavor answers 401 without "Authorization: Bearer KEY"
     prom_skew: float = 1.0             # /metrics/prometheus records TTFT, ITL and latency times this
 
@@ -55,9 +56,11 @@ class ReferenceOptions:
             raise ValueError(f"slo_target must be strictly between 0 and 1, got {self.slo_target!r}")
         if not (self.prom_skew > 0 and self.prom_skew != float("inf")):
             raise ValueError(f"prom_skew must be a factor > 0, got {self.prom_skew!r}")
+        if not (self.timing_scale > 0 and self.timing_scale != float("inf")):
+            raise ValueError(f"timing_scale must be a factor > 0, got {self.timing_scale!r}")
         if self.flavor is not None and self.prom_skew != 1.0:
             raise ValueError("prom_skew skews /metrics/prometheus, which a flavor does not serve; "
-                             "with a flavor use timing_skew")
+                             "with a flavor use timing_skew or timing_scale")
         if self.stall_after < 0:
             raise ValueError(f"stall_after must be >= 0, got {self.stall_after!r}")
         if self.crash_after < 0:

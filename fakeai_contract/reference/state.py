@@ -39,6 +39,7 @@ class ReferenceState:
             from .flavors import get_flavor
             self.flavor = get_flavor(options.flavor)
             self.surface = self.flavor.surface(self.flavor.model, timing_skew=options.timing_skew,
+                                               timing_scale=options.timing_scale,
                                                miscount=options.miscount)
             self.bus.subscribe(self.surface.subscriptions())
         served = (self.flavor.model,) if self.flavor else options.models

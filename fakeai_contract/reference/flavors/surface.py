@@ -18,16 +18,18 @@ class Surface:
 
     Every request publishes ``request.started`` then ``request.completed`` (with its tokens,
     ``finish_reason``, ``ttft_s``, ``itl`` and ``duration_s``) or ``request.failed``; the surface
-    turns those into the server's own counters, gauges and histograms. ``timing_skew`` is added
-    to every duration it records (the --timing-skew fault), ``miscount`` phantom requests appear
+    turns those into the server's own counters, gauges and histograms. Every duration it records
+    is multiplied by ``timing_scale``, then ``timing_skew`` is added (the --timing-scale and
+    --timing-skew faults); ``miscount`` phantom requests appear
     once the first request has been counted (the --miscount fault).
     """
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, model: str, *, timing_skew: float = 0.0, miscount: int = 0):
+    def __init__(self, model: str, *, timing_skew: float = 0.0, timing_scale: float = 1.0, miscount: int = 0):
         self.model = model
         self.skew = timing_skew
+        self.scale = timing_scale
         self.miscount = miscount
         self.registry = CollectorRegistry(auto_describe=True)
         self.in_flight = 0
@@ -78,7 +80,7 @@ class Surface:
     def _completed(self, event: Event) -> None:
         self.in_flight = max(0, self.in_flight - 1)
         self.running(self.in_flight)
-        self.completed(event.data, Timing(event.data, self.skew))
+        self.completed(event.data, Timing(event.data, self.skew, self.scale))
         if self.miscount and not self._phantoms_added:
             self._phantoms_added = True
             self.phantom(self.miscount)
@@ -90,15 +92,15 @@ class Surface:
 
 
 class Timing:
-    """One finished request's durations as the server measures them (skew included)."""
+    """One finished request's durations as the server measures them (scale and skew included)."""
 
-    def __init__(self, data: Mapping[str, Any], skew: float):
+    def __init__(self, data: Mapping[str, Any], skew: float, scale: float = 1.0):
         self.tokens = int(data.get("completion_tokens") or 0)
-        self.e2e = float(data.get("duration_s") or 0.0) + skew
+        self.e2e = float(data.get("duration_s") or 0.0) * scale + skew
         ttft = data.get("ttft_s")
         # A non-streamed answer is produced in one step: its first token is its last.
-        self.ttft = (self.e2e if ttft is None else float(ttft) + skew)
-        self.itl: list[float] = [gap + skew for gap in data.get("itl") or ()]
+        self.ttft = (self.e2e if ttft is None else float(ttft) * scale + skew)
+        self.itl: list[float] = [gap * scale + skew for gap in data.get("itl") or ()]
 
     @property
     def decode(self) -> float:
