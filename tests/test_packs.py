@@ -111,3 +111,19 @@ def test_timing_checks_hold_the_server_to_the_client_within_bucket_resolution(cl
     expected = {f"check/{name}" for name in TIMING[pack].get(direction, ())}
     assert failed(r.ledger) == expected
     assert r.code == (1 if expected else 0)
+
+
+@pytest.mark.parametrize("pack,typo,meant", [
+    ("vllm", "vllm:time_to_first_token_second", "vllm:time_to_first_token_seconds"),
+    ("sglang", "sglang:num_request_total", "sglang:num_requests_total"),
+    ("tgi", "tgi_request_sucess_total", "tgi_request_success"),
+    ("llamacpp", "llamacpp:tokens_predict_total", "llamacpp:tokens_predicted_total"),
+])
+def test_lint_rejects_a_metric_the_pack_does_not_declare(cli, tmp_path, pack, typo, meant):
+    """Each pack's endpoint declares its metrics, so an overlay's misspelt selector is caught before a run."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(f"contract: mine\nextends: [{pack}]\nchecks:\n"
+                       f"  - {{name: typo, that: \"metric(delta.prom, '{typo}')\", equals: 0}}\n")
+    r = cli("lint", str(overlay))
+    assert r.code == 2
+    assert "overlay.yaml:4:" in r.err and "did you mean" in r.err and meant in r.err, r.err
