@@ -108,6 +108,7 @@ class Endpoint:
     schema: str | None = None
     format: str = "json"                 # json | prometheus
     metrics: tuple[str, ...] | None = None   # prometheus: the metric names it declares (None: any)
+    optional_metrics: tuple[str, ...] = ()   # declared too, but the exposition may lack them
     location: Location | None = None
 
 

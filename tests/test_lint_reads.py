@@ -82,6 +82,20 @@ def test_declared_names_cover_suffixes_and_histogram_families(tmp_path):
     assert c.endpoints["bare"].metrics is None
 
 
+def test_optional_metrics_are_known_to_lint_but_not_required(tmp_path):
+    """A counter a server writes only once incremented: selectable, and its absence fails no entry."""
+    path = tmp_path / "o.yaml"
+    path.write_text("contract: o\nversion: 1\ntarget: {base_url: 'http://127.0.0.1:1'}\n"
+                    "endpoints: {prom: {path: /p, format: prometheus, metrics: [a_total],"
+                    " optional_metrics: [failures]}}\nchecks:\n"
+                    "  - {name: a, that: \"metric(delta.prom, 'failures_total') || `0`\", equals: 0}\n")
+    endpoint = load_contract(path, env={}).endpoints["prom"]
+    assert endpoint.metrics == ("a_total",) and endpoint.optional_metrics == ("failures",)
+    path.write_text(path.read_text().replace("failures_total", "failure_total"))
+    with pytest.raises(ContractError, match="did you mean 'failures_total'"):
+        load_contract(path, env={})
+
+
 def test_a_prometheus_function_on_a_json_endpoint_is_an_error(tmp_path):
     err = rejected(tmp_path, """{name: a, that: "metric(delta.js, 'x')", equals: 1}""")
     assert "the endpoint 'js' is format json, not prometheus" in err.message

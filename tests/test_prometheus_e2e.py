@@ -173,8 +173,10 @@ def _declaring(tmp_path, names: list[str]):
                         "Every request finished by length", "No request finished by stop or abort",
                         "Prompt tokens equal usage", "Generation tokens equal usage", "Running requests back to 0",
                         "Waiting requests back to 0", "One TTFT observation per request", "One e2e latency per request",
-                        "Server TTFT p50 agrees with the client's", "Server inter-token p50 agrees with the client's",
-                        "Server e2e mean is no more than the client's")))
+                        "Server TTFT p50 is no later than the client's",
+                        "Server TTFT p50 is no earlier than the client's less the slack",
+                        "Server inter-token p50 agrees with the client's", "Server e2e mean is no more than the client's",
+                        "Server e2e mean is no less than the client's less the slack")))
     return str(path)
 
 

@@ -122,7 +122,7 @@ def test_timing_scale_multiplies_every_duration_the_metrics_record():
                          .get("sglang:e2e_request_latency_seconds_count") == 1 and d, timeout=3)
         assert 0.06 <= doc["sglang:time_to_first_token_seconds_sum"] < 0.1     # 0.3 * ~0.2 s
         assert 0.09 <= doc["sglang:e2e_request_latency_seconds_sum"] < 0.15    # 0.3 * ~0.3 s
-        assert 0.03 <= doc["sglang:inter_token_latency_seconds_sum"] < 0.05    # 0.3 * 2 * ~0.05 s
+        assert 0.02 <= doc["sglang:inter_token_latency_seconds_sum"] < 0.05    # 0.3 * ~0.1 s (gaps on a schedule)
 
 
 @pytest.mark.parametrize("value", [0, -1, float("inf")])

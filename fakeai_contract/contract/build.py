@@ -94,7 +94,8 @@ def build(tree: PosDict, source: Path) -> Contract:
         if s else None
     eps = tree.get("endpoints") or PosDict()
     endpoints = {n: _given(Endpoint, e, name=n, location=value_location(eps, n),
-                           metrics=tuple(e["metrics"]) if e.get("metrics") is not None else None)
+                           metrics=tuple(e["metrics"]) if e.get("metrics") is not None else None,
+                           optional_metrics=tuple(e.get("optional_metrics") or ()))
                  for n, e in eps.items()}
     checks = tree.get("checks") or PosList()
     built = []

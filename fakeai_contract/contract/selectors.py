@@ -49,7 +49,8 @@ def endpoint_facts(endpoints: Mapping[str, Any], store: SchemaStore) -> dict[str
             continue
         fmt = str(ep.get("format", "json"))
         if ep.get("metrics") is not None:
-            facts[name] = PromEndpoint(fmt, frozenset(map(str, ep["metrics"])), f"endpoints.{name}.metrics")
+            names = [*ep["metrics"], *(ep.get("optional_metrics") or ())]
+            facts[name] = PromEndpoint(fmt, frozenset(map(str, names)), f"endpoints.{name}.metrics")
             continue
         keys = None
         if fmt == "prometheus" and ep.get("schema"):
