@@ -81,6 +81,42 @@ def test_health_models_and_metrics_are_where_that_server_has_them(flavored):
             assert "\ntgi_request_success 2\n" in raw_text and "# TYPE tgi_request_count counter" in raw_text
 
 
+#: Per flavor, from its server's source (tests/data/packs/SOURCES.md): POST /v1/embeddings for the
+#: generative model it serves, GET /v1/models/{model}, and a path it has no route for, each as
+#: (status, a fragment of the body; b"" for an empty one).
+ROUTES = {
+    "vllm": {"embeddings": (404, b'{"detail":"Not Found"}'), "retrieve": (200, b'"object":"model"'),
+             "unrouted": (404, b'{"detail":"Not Found"}')},
+    "sglang": {"embeddings": (400, b"--is-embedding"), "retrieve": (200, b'"object":"model"'),
+               "unrouted": (404, b'{"detail":"Not Found"}')},
+    "tgi": {"embeddings": (404, b""), "retrieve": (404, b""), "unrouted": (404, b"")},
+    "llamacpp": {"embeddings": (501, b'"type":"not_supported_error"'), "retrieve": (404, b"File Not Found"),
+                 "unrouted": (404, b'"type":"not_found_error"')},
+    "litellm": {"embeddings": (200, b'"object":"embedding"'), "retrieve": (200, b'"object":"model"'),
+                "unrouted": (404, b'{"detail":"Not Found"}')},
+}
+
+
+def test_routes_are_those_of_that_server(flavored):
+    """No flavor serves a route its server lacks: TGI has no embeddings, vLLM only for embedding models."""
+    flavor, srv = flavored
+    expected = ROUTES[flavor.name]
+    with session() as http:
+        seen = {
+            "embeddings": http.post(srv.base_url + "/v1/embeddings", json={"model": flavor.model, "input": "hi"},
+                                    timeout=5),
+            "retrieve": http.get(f"{srv.base_url}/v1/models/{flavor.model}", timeout=5),
+            "unrouted": http.get(srv.base_url + "/v1/no-such-route", timeout=5),
+        }
+        for what, (status, fragment) in expected.items():
+            r = seen[what]
+            assert r.status_code == status, (what, r.status_code, r.content)
+            assert (r.content == b"") if fragment == b"" else (fragment in r.content.replace(b": ", b":")), (what, r.content)
+        text = http.post(srv.base_url + "/v1/completions", json={"model": flavor.model, "prompt": "hi", "max_tokens": 2},
+                         timeout=5)
+        assert text.status_code == 200 and text.json()["choices"][0]["text"]   # every one serves completions
+
+
 def test_vllm_counts_requests_by_finish_reason_and_times_them_in_its_buckets():
     with ReferenceServer(ReferenceOptions(flavor="vllm", ttft=0.03, itl=0.004)) as srv, session() as http:
         body = chat_body("meta-llama/Llama-3.1-8B-Instruct", max_tokens=5, stream=True)

@@ -63,11 +63,10 @@ def build_app(options: ReferenceOptions, state: ReferenceState | None = None) ->
             await state.bus.stop()
 
     if state.flavor is not None:
-        from .flavors.routes import KeyGuard, flavor_routes
-        routes = flavor_routes(state.flavor, state, chat, retrieve_model)
-        routes += [Route(api.path, api.endpoint, methods=["POST"]) for api in apis]
-        app = Starlette(routes=routes, lifespan=lifespan,
-                        exception_handlers={404: _http_error, 405: _http_error})
+        from .flavors.routes import KeyGuard, flavor_routes, not_found_handler
+        routes = flavor_routes(state.flavor, state, chat, retrieve_model, apis)
+        missing = not_found_handler(state.flavor)
+        app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: missing, 405: missing})
         app.state.reference = state
         if options.api_key:
             app.add_middleware(KeyGuard, flavor=state.flavor, key=options.api_key)

@@ -40,6 +40,14 @@ class Flavor:
     key_exempt: tuple[str, ...] = ()
     unauthorized: Callable[[], tuple[int, Any]] = lambda: (401, {"error": "Unauthorized"})
     extra_routes: tuple[tuple[str, Any], ...] = ()   # (path, JSON document) served by GET
+    #: The OpenAI routes beside chat it serves for the one (generative) model it runs; another of
+    #: /v1/completions and /v1/embeddings is answered as REFUSED says, else not found.
+    apis: tuple[str, ...] = ("/v1/completions", "/v1/embeddings")
+    #: POST path -> (status, body): a route the server has but refuses for a generative model.
+    refused: Mapping[str, tuple[int, Any]] = field(default_factory=dict)
+    retrieve_model: bool = True                      # GET /v1/models/{model}
+    #: How the server answers a path it has no route for: (status, body; None: an empty body).
+    not_found: tuple[int, Any] = (404, {"detail": "Not Found"})   # FastAPI's, as vLLM, SGLang, LiteLLM
 
 
 #: The flavors by name (each is the module of that name), in the order --help lists them.

@@ -97,4 +97,12 @@ FLAVOR = Flavor(
     key_exempt=("/health", "/v1/health", "/models", "/v1/models", "/api/tags"),
     unauthorized=lambda: (401, {"error": {"code": 401, "message": "Invalid API Key",
                                           "type": "authentication_error"}}),
+    # /v1/embeddings is routed, but a server started without --embeddings refuses it (501);
+    # there is no /v1/models/{model}, and an unrouted path is its own JSON 404.
+    apis=("/v1/completions",),
+    refused={"/v1/embeddings": (501, {"error": {
+        "code": 501, "type": "not_supported_error",
+        "message": "This server does not support embeddings. Start it with `--embeddings`"}})},
+    retrieve_model=False,
+    not_found=(404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}),
 )

@@ -18,8 +18,30 @@ def _json(produce: Callable[[], Any]):
     return endpoint
 
 
-def flavor_routes(flavor: Flavor, state: Any, chat: Any, retrieve_model: Any) -> list[Route]:
-    """Health, models, chat and metrics where FLAVOR's server has them."""
+def _answer(status: int, body: Any):
+    async def endpoint(request: Request) -> Response:
+        if body is None:
+            return Response(status_code=status)
+        return JSONResponse(body, status_code=status)
+    return endpoint
+
+
+def not_found_handler(flavor: Flavor):
+    """The 404 (and 405) FLAVOR's server gives for a path it has no route for."""
+    status, body = flavor.not_found
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        code = getattr(exc, "status_code", status)
+        if body is None:
+            return Response(status_code=code)
+        if code == 405 and body == {"detail": "Not Found"}:
+            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405)   # FastAPI's 405
+        return JSONResponse(body, status_code=code if code == 405 else status)
+    return handler
+
+
+def flavor_routes(flavor: Flavor, state: Any, chat: Any, retrieve_model: Any, apis: Any = ()) -> list[Route]:
+    """Health, models, chat, the other OpenAI APIs and metrics where FLAVOR's server has them."""
     async def health(request: Request) -> Response:
         if flavor.health_body is None:
             return Response(status_code=200)   # an empty 200, as vLLM, SGLang and TGI answer
@@ -31,10 +53,13 @@ def flavor_routes(flavor: Flavor, state: Any, chat: Any, retrieve_model: Any) ->
     routes = [
         Route(flavor.health_path, health, methods=["GET"]),
         Route("/v1/models", _json(state.model_list), methods=["GET"]),
-        Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
         Route("/v1/chat/completions", chat.endpoint, methods=["POST"]),
         Route(flavor.metrics_path, metrics, methods=["GET"]),
     ]
+    if flavor.retrieve_model:
+        routes.append(Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]))
+    routes += [Route(api.path, api.endpoint, methods=["POST"]) for api in apis if api.path in flavor.apis]
+    routes += [Route(path, _answer(*answer), methods=["POST"]) for path, answer in flavor.refused.items()]
     if flavor.metrics_path.endswith("/") and len(flavor.metrics_path) > 1:
         # A mounted ASGI app (LiteLLM's make_asgi_app at /metrics) redirects the bare path.
         bare = flavor.metrics_path.rstrip("/")

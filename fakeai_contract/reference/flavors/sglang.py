@@ -92,4 +92,11 @@ FLAVOR = Flavor(
     style=ResponseStyle(choice={"matched_stop": None}),
     unknown_model="serve",            # the served model answers whatever name the request gives
     model_card={"root": "meta-llama/Llama-3.1-8B-Instruct", "max_model_len": 4096},
+    # /v1/embeddings is always routed, but the tokenizer manager refuses an embedding request to a
+    # generative model (a ValueError the OpenAI layer answers 400).
+    apis=("/v1/completions",),
+    refused={"/v1/embeddings": (400, {
+        "object": "error", "type": "BadRequest", "param": None, "code": 400,
+        "message": "This model does not appear to be an embedding model by default. "
+                   "Please add `--is-embedding` when launching the server or try another model."})},
 )

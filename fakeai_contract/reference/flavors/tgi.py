@@ -112,4 +112,9 @@ FLAVOR = Flavor(
     key_paths=("/",),                 # --api-key layers an auth middleware over the base routes
     key_exempt=("/health", "/metrics", "/info", "/v1/models", "/ping"),
     unauthorized=lambda: (401, ""),
+    # server.rs routes /v1/chat/completions and /v1/completions, no embeddings and no
+    # /v1/models/{model}; axum answers an unrouted path with an empty 404.
+    apis=("/v1/completions",),
+    retrieve_model=False,
+    not_found=(404, None),
 )

@@ -57,10 +57,8 @@ class VllmSurface(Surface):
                               TTFT_BUCKETS)
         self.itl = histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
                              TOKEN_LATENCY_BUCKETS)
-        # Deprecated in vLLM 0.11 in favour of inter_token_latency, still exported with the same values.
-        self.tpot = histogram("vllm:time_per_output_token_seconds",
-                              "Histogram of time per output token in seconds."
-                              "DEPRECATED: Use vllm:inter_token_latency_seconds instead.", TOKEN_LATENCY_BUCKETS)
+        # vllm:time_per_output_token_seconds (deprecated in 0.11 for inter_token_latency) is gone from
+        # the current logger (tests/v1/metrics/test_histogram_buckets.py lists every histogram it has).
         self.request_tpot = histogram("vllm:request_time_per_output_token_seconds",
                                       "Histogram of time_per_output_token_seconds per request.", TOKEN_LATENCY_BUCKETS)
         self.e2e = histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
@@ -91,7 +89,6 @@ class VllmSurface(Surface):
         self.ttft.observe(timing.ttft)
         for gap in timing.itl:
             self.itl.observe(gap)
-            self.tpot.observe(gap)
         self.request_tpot.observe(timing.per_output_token)
         for hist, value in ((self.e2e, timing.e2e), (self.queue, 0.0), (self.inference, timing.e2e),
                             (self.prefill, timing.ttft), (self.decode, timing.decode)):
@@ -130,4 +127,7 @@ FLAVOR = Flavor(
     model_card={"root": "meta-llama/Llama-3.1-8B-Instruct", "parent": None, "max_model_len": MAX_MODEL_LEN,
                 "permission": PERMISSION},
     key_paths=("/v1",),               # the authentication middleware guards /v1 only
+    # register_pooling_api_routers adds /v1/embeddings only for a model with the "embed" task: a
+    # generative model's server has no such route (FastAPI's 404).
+    apis=("/v1/completions",),
 )
