@@ -149,7 +149,7 @@ class ClientStats:
     def _figures(self) -> dict[str, Any]:
         lat = sorted(self.latency)
         latency = {"mean": round(sum(lat) / len(lat), 6) if lat else None, **_pcts(self.latency),
-                   "max": round(lat[-1], 6) if lat else None}
+                   "max": round(lat[-1], 6) if lat else None, "count": len(lat)}
         tokens = ({"prompt": self.prompt_tokens, "completion": self.completion_tokens,
                    "total": self.total_tokens, "reported_by": self.usage_reports}
                   if self.usage_reports else
@@ -163,8 +163,8 @@ class ClientStats:
                         "failed": self.streams_failed, "chunks": self.chunks,
                         "done_markers": self.done_markers},
             "latency_s": latency,
-            "ttft_s": _pcts(self.ttft),
-            "itl_s": _pcts(self.itl),
+            "ttft_s": {**_pcts(self.ttft), "count": len(self.ttft)},
+            "itl_s": {**_pcts(self.itl), "count": len(self.itl)},
             "tokens": tokens,
             **self._intended(),
         }

@@ -81,3 +81,24 @@ def test_throughput_is_gated_only_for_load_phases_long_enough_to_judge(wall, gat
     result = compare(ledger(400.0), ledger(100.0))
     row = next(m for m in result["metrics"] if m["key"] == "throughput")
     assert row["regression"] is gated and result["exit_code"] == (1 if gated else 0)
+
+
+@pytest.mark.parametrize("count, gated", [
+    (170, {"itl.p50": True, "itl.p90": True, "itl.p99": False}),     # p99 of 170 gaps: 1.7 values beyond it
+    (1000, {"itl.p50": True, "itl.p90": True, "itl.p99": True}),
+    (None, {"itl.p50": True, "itl.p90": True, "itl.p99": True}),     # a ledger without counts: gated as before
+])
+def test_a_percentile_is_gated_only_when_enough_values_lie_beyond_it(count, gated):
+    from fakeai_contract.comparison import compare
+
+    def ledger(scale):
+        itl = {"p50": 0.002 * scale, "p90": 0.004 * scale, "p99": 0.02 * scale}
+        if count is not None:
+            itl["count"] = count
+        return {"contract": "c", "target": "t", "started_at": "", "duration_s": 1, "interrupted": False,
+                "summary": {"verdict": "PASS"}, "entries": [], "client": {"itl_s": itl}}
+    result = compare(ledger(1.0), ledger(10.0))       # every ITL percentile ten times worse
+    rows = {m["key"]: m for m in result["metrics"]}
+    assert {k: rows[k]["regression"] for k in gated} == gated
+    assert all((rows[k]["threshold"] is None) is (not g) for k, g in gated.items())
+    assert result["exit_code"] == 1                    # p50 and p90 still catch it

@@ -58,7 +58,8 @@ def test_the_report_opens_offline_and_shows_the_ledger(cli, tmp_path, faults):
     hists = ledger["timeline"]["histograms"]
     for key, total in page.values["hist_total"].items():
         assert total == sum(hists[key]["counts"]), key
-    assert dict(page.values["pcts"]) == {k: pytest.approx(v) for k, v in ledger["client"]["ttft_s"].items()}
+    assert dict(page.values["pcts"]) == {k: pytest.approx(v) for k, v in ledger["client"]["ttft_s"].items()
+                                         if k in ("p50", "p90", "p99")}
     by_model = ledger["client"]["by_model"]
     assert page.values["models"] == {m: [c["total"], c["failed"]] for m, c in by_model.items()}
     assert page.values["filter"] == 0          # unticking "pass" hides every passing entry
