@@ -102,6 +102,11 @@ TIMING = {
     },
 }
 TIMING["sglang"] = TIMING["vllm"]          # the same checks over SGLang's own names and buckets
+#: A proxy times the upstream call only, so it has upper bounds and no under-report guard. Its TTFT
+#: at 3 x 0.3 s falls in LATENCY_BUCKETS' (0.5, 1] bucket, whose interpolated p50 (0.75 s) is within
+#: that bucket's width of the client's 0.3 s: the histogram cannot resolve it, the exact mean does.
+#: (test_packs_faults shows the TTFT check failing under additive skew at millisecond scale.)
+TIMING["litellm"] = {"over": {"upstream-latency-mean-is-no-more-than-the-client-s"}}
 
 
 @pytest.mark.parametrize("pack,direction", [(p, d) for p in sorted(TIMING) for d in SCALES])

@@ -49,7 +49,7 @@ CAUGHT = {
         "miscount": {"every-request-counted-as-a-200-on-the-chat-route", "input-tokens-equal-usage",
                      "output-tokens-equal-usage"},
         "timing-skew": {"server-ttft-p50-is-no-more-than-the-client-s",
-                        "server-latency-mean-is-no-more-than-the-client-s"},
+                        "upstream-latency-mean-is-no-more-than-the-client-s"},
         "errors": {"no-request-failed", "every-stream-ended-with-data-done", "no-failure-counted-on-the-chat-route"},
         "event-lag": {"one-latency-observation-per-request", "one-ttft-observation-per-stream"},
         "left-behind": {"nothing-in-flight-but-the-scrape"},
