@@ -137,6 +137,17 @@ def test_each_check_fails_under_the_fault_it_guards_against(cli, fault):
     assert not spared & set(bad(r.ledger)), bad(r.ledger)
 
 
+UNDER = "check/server-ttft-p50-is-no-earlier-than-the-client-s-less-the-slack"
+
+
+@pytest.mark.parametrize("skew, fails", [("1", False), ("0.3", True)])
+def test_a_server_under_reporting_its_first_token_fails_the_guard(cli, skew, fails):
+    """At 0.3 s first tokens a server recording 0.3 x its TTFT is far below the client's less the slack."""
+    r = run(cli, "--reference-arg=--ttft=0.3", f"--reference-arg=--prom-skew={skew}")
+    assert (UNDER in bad(r.ledger)) is fails, bad(r.ledger)
+    assert r.code == (1 if fails else 0), bad(r.ledger)
+
+
 def test_counts_read_before_the_server_applied_them_fail(cli):
     """Events applied 0.5 s late and a 0.2 s settle: every count and histogram is short."""
     r = run(cli, "--reference-arg=--event-lag=0.5", "--set", "SETTLE_TIMEOUT=0.2")
