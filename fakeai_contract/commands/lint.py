@@ -10,6 +10,10 @@ from fakeai_contract.commands.common import overrides, redacted
 from fakeai_contract.errors import ContractError
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Lint every contract named; one line each; exit 2 if any is invalid."""
     from fakeai_contract.contract import load_contract
@@ -24,9 +28,9 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             failed += 1
             print(redacted(exc.render(), args.sets), file=stderr)
             continue
-        print(f"ok: {ref}: {total_requests(c)} requests, {len(c.endpoints)} endpoints, "
-              f"{len(c.checks)} checks" + (f"; models: {AUTO} ({AUTO_TEXT})" if uses_auto(c) else ""),
-              file=stdout)
+        counts = ", ".join(_count(n, what) for n, what in ((total_requests(c), "request"),
+                                                           (len(c.endpoints), "endpoint"), (len(c.checks), "check")))
+        print(f"ok: {ref}: {counts}" + (f"; models: {AUTO} ({AUTO_TEXT})" if uses_auto(c) else ""), file=stdout)
         for removal in c.removed:
             print(f"  removes {removal}", file=stdout)
     return exit_codes.INVALID if failed else exit_codes.OK
