@@ -1,20 +1,102 @@
-"""Shared test fixtures; and the guarantee that no server process outlives the test session."""
+"""Shared test fixtures; the guarantee that no server process outlives the test session; and, when
+the suite runs on several workers (pytest-xdist), a lock that keeps timing tests from sharing the machine."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import marked_processes, poll, run_cli
+from tests.helpers import MARK, marked_processes, poll, run_cli
+
+#: Tests whose assertions read a clock (client TTFT/ITL accuracy, achieved rates, saturation, stalls,
+#: server timing held against the client's), in files that mark them elsewhere: node id prefixes.
+TIMING_ELSEWHERE = (
+    "tests/test_packs.py::test_pack_passes_on_its_flavor_of_the_reference_server",
+    "tests/test_litellm_real.py::test_the_litellm_pack_passes_on_the_real_proxy",
+)
+_LOCKS = "fakeai_contract_locks"     # the folder of the lock files, handed from the controller to workers
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timing: reads a clock; never runs beside another test")
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        os.environ[MARK] = worker[MARK]     # the controller's mark: its final check sees every worker's servers
+    elif _distributed(config):
+        # The workers must not carry the mark themselves (the final check would wait for them): the
+        # controller keeps it out of its environment, and hands it to each worker with the lock folder.
+        config.stash[_MARK_KEY] = os.environ.pop(MARK)
+        config.stash[_LOCKS_KEY] = tempfile.mkdtemp(prefix="fakeai-contract-locks-")
+
+
+_MARK_KEY = pytest.StashKey[str]()
+_LOCKS_KEY = pytest.StashKey[str]()
+
+
+def _distributed(config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and getattr(config.option, "dist", "no") != "no"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput[MARK] = node.config.stash[_MARK_KEY]
+    node.workerinput[_LOCKS] = node.config.stash[_LOCKS_KEY]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(TIMING_ELSEWHERE):
+            item.add_marker(pytest.mark.timing)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """On a worker, hold the shared lock for an ordinary test and the exclusive one for a timing test,
+    around setup, call and teardown (module fixtures start and stop inside some test's protocol)."""
+    folder = getattr(item.config, "workerinput", {}).get(_LOCKS)
+    if folder is None:
+        yield
+        return
+    with _held(Path(folder), exclusive=item.get_closest_marker("timing") is not None):
+        yield
+
+
+@contextlib.contextmanager
+def _held(folder: Path, exclusive: bool):
+    # A turnstile in front of the shared lock: a timing test waiting for the machine stops new ordinary
+    # tests from starting, so it waits only for those already running.
+    with open(folder / "turnstile", "a") as gate, open(folder / "machine", "a") as machine:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            if exclusive:
+                fcntl.flock(machine, fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        if not exclusive:
+            fcntl.flock(machine, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(machine, fcntl.LOCK_UN)
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput"):
+        return          # a worker: servers of other workers still run; the controller checks them all
+    mark = session.config.stash.get(_MARK_KEY, None)
+    if session.config.stash.get(_LOCKS_KEY, None):
+        shutil.rmtree(session.config.stash[_LOCKS_KEY], ignore_errors=True)
     try:
-        poll(lambda: not marked_processes(), 10, interval=0.1, what="every server process to end")
+        poll(lambda: not marked_processes(mark), 10, interval=0.1, what="every server process to end")
     except AssertionError:
-        survivors = marked_processes()
+        survivors = marked_processes(mark)
         for pid in survivors:
             try:
                 os.kill(pid, signal.SIGKILL)

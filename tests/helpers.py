@@ -74,9 +74,9 @@ def _give_up(value: Any, deadline: float, timeout: float, what: str, stop: Stop 
         raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value {value!r})")
 
 
-def marked_processes() -> list[int]:
-    """PIDs (other than this one) whose environment carries this session's mark."""
-    needle = f"{MARK}={os.environ[MARK]}".encode()
+def marked_processes(value: str | None = None, name: str = MARK) -> list[int]:
+    """PIDs (other than this one) whose environment carries NAME=VALUE (default: this session's mark)."""
+    needle = f"{name}={value or os.environ[name]}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():

@@ -18,6 +18,7 @@ A case is `tests/e2e/<name>/case.yaml` (its first line, a comment, says what it 
     served_elsewhere: {seen: [PATH]}                       # what the redirect target was asked
     reports: {FORMAT: [FRAGMENT]}                          # another report written by the same run
     max_seconds: 15                                        # the run's wall-clock bound
+    timing: true                                           # its facts read a clock: it runs alone
 
 Servers are started once per distinct `server` spec for the whole module (cases run in order and
 read only what their own run did), stopped at the end. Messages are normalised (ports, measured
@@ -49,7 +50,7 @@ CASES_DIR = Path(__file__).parent / "e2e"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "case.yaml").is_file())
 TRACEBACK = "Traceback (most recent call last)"
 CASE_KEYS = {"contract", "args", "server", "exit", "entries", "may_fail", "facts", "served", "served_elsewhere",
-             "reports", "max_seconds"}
+             "reports", "max_seconds", "timing"}
 STATUSES = ("pass", "fail", "error", "warn", "skip")
 
 #: fact operator → test of (actual, expected)
@@ -150,7 +151,9 @@ def _contract(folder: Path, ref: str) -> str:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.timing) if yaml.safe_load((CASES_DIR / n / "case.yaml").read_text()).get("timing")
+    else n for n in CASES])
 def test_case(name, servers, ledger_schema, tmp_path, monkeypatch):
     folder = CASES_DIR / name
     case = yaml.safe_load((folder / "case.yaml").read_text())

@@ -11,7 +11,7 @@ import pytest
 from fakeai_contract.lifecycle import ServerProcess, free_port
 from fakeai_contract.reference.process import spawn_reference
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timing, pytest.mark.timeout(120)]
 
 DATA = Path(__file__).parent / "data" / "contracts" / "measure"
 PACED = str(DATA / "paced.yaml")

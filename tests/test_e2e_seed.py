@@ -44,6 +44,7 @@ def test_seed_contract_passes_with_one_entry_per_seed_check(cli):
     assert "ALL TESTS PASSED" in r.err and "\x1b[" not in r.err
 
 
+@pytest.mark.timing
 def test_unreachable_health_fails_within_the_timeout_plus_a_second(cli):
     port = free_port()
     t0 = time.monotonic()
@@ -58,6 +59,7 @@ def test_unreachable_health_fails_within_the_timeout_plus_a_second(cli):
     assert skipped and all("never became healthy" in e["message"] for e in skipped if e["phase"] != "logs")
 
 
+@pytest.mark.timing
 def test_seed_environment_variables_still_work(cli, monkeypatch):
     port = free_port()
     monkeypatch.setenv("FAKEAI_PORT", str(port))

@@ -15,7 +15,7 @@ import pytest
 from fakeai_contract.lifecycle import ServerProcess, free_port, reference_command
 from tests.helpers import poll_async
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timing, pytest.mark.timeout(180)]
 
 
 def statuses(ledger: dict) -> dict[str, str]:

@@ -69,6 +69,7 @@ def run(cli, pack: str, reference_args, sets, flavor: str | None = None):
                *set_args, "--report", "json:-", "--quiet")
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("pack", sorted(CAUGHT))
 def test_pack_passes_clean_and_every_check_is_caught_by_some_fault(cli, pack):
     r = run(cli, pack, [], [])

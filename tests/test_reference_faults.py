@@ -127,6 +127,7 @@ def test_slo_target_option(http):
         assert slo["slo_target"] == 0.5 and slo["error_budget_remaining"] == 0.0
 
 
+@pytest.mark.timing
 def test_ttft_and_itl_options_shape_the_stream(http):
     with _server(ttft=0.08, itl=0.02) as srv:
         stream_raw(http, srv.base_url, chat_body(stream=True, max_tokens=6))

@@ -12,13 +12,16 @@ pytestmark = pytest.mark.timeout(120)
 #: Server packs run against the reference server with their own --flavor (tests/test_packs.py).
 PACKS = ("vllm", "sglang", "tgi", "llamacpp", "litellm")
 REFERENCE_CONTRACTS = [n for n in shipped_contract_names() if n != "fakeai-0.3" and n not in PACKS]
+#: Contracts that hold the server's timing against the client's: their clean runs read a clock.
+TIMED = ("fakeai-prometheus", "fakeai-streaming-metrics", "fakeai-strict")
 
 
 def bad(ledger: dict) -> dict[str, str]:
     return {e["id"]: e["message"] for e in ledger["entries"] if e["status"] in ("fail", "error")}
 
 
-@pytest.mark.parametrize("name", REFERENCE_CONTRACTS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.timing) if n in TIMED else n
+                                  for n in REFERENCE_CONTRACTS])
 def test_shipped_contract_passes_on_a_clean_reference_server(cli, name):
     r = cli("run", name, "--serve-reference", "--report", "json:-", "--quiet")
     assert r.code == 0, bad(r.ledger)
