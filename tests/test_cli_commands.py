@@ -202,9 +202,16 @@ def test_off_a_tty_the_health_wait_prints_a_line_every_few_seconds():
     assert "connection refused" in lines[1] and "10.4s" in lines[1]
 
 
+def _own_ini(folder: Path) -> list[str]:
+    """A project's own pytest configuration: the contract path lies in this checkout, whose
+    pyproject (several workers) would otherwise configure the inner pytest."""
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    return ["-c", str(folder / "pytest.ini")]
+
+
 def test_pytest_plugin_turns_ledger_entries_into_tests(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--contract",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *_own_ini(tmp_path), "--contract",
          str(contracts_dir() / "fakeai-final.yaml"), "--contract-serve-reference", "-q", "-rA",
          "--junitxml", str(tmp_path / "j.xml"), "--rootdir", str(tmp_path), "-o", "testpaths="],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
@@ -218,7 +225,7 @@ def test_pytest_plugin_turns_ledger_entries_into_tests(tmp_path):
 
 def test_pytest_plugin_reports_a_broken_server_as_failed_tests(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--contract",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *_own_ini(tmp_path), "--contract",
          str(contracts_dir() / "fakeai-final.yaml"), "--contract-serve-reference",
          "--contract-arg=--reference-arg=--miscount=5", "-q", "-k", "consistency", "--rootdir", str(tmp_path),
          "-o", "testpaths="], capture_output=True, text=True, timeout=120, cwd=tmp_path)

@@ -56,6 +56,7 @@ class Sizes:
     load_seconds: float = 3.0     # each run of the measurement section
     many_streams: int = 1000      # concurrent streams in the loop-lag run
     rates: tuple[int, ...] = (500, 2000)
+    load_concurrency: int = 64    # closed-loop workers of the firehose and --workers runs
     aiperf_streams: int = 300     # the side by side with AIPerf
     aiperf_few_streams: int = 20  # ... and its run of few streams (CPU per stream beyond start-up)
     aiperf_concurrency: int = 10
@@ -63,10 +64,11 @@ class Sizes:
 
 FULL = Sizes(repeat=3, cpu_requests=5000, cpu_concurrency=32, wrk_seconds=3, timing_streams=40,
              timing_concurrency=4, big_mix=10_000, small_mix=1_000, mix_concurrency=64)
-QUICK = Sizes(repeat=1, cpu_requests=60, cpu_concurrency=32, wrk_seconds=1, timing_streams=8,
-              timing_concurrency=4, big_mix=200, small_mix=20, mix_concurrency=64, load_seconds=0.5,
-              many_streams=50, rates=(50,), aiperf_streams=20, aiperf_few_streams=4,
-              aiperf_concurrency=4)
+# Quick: every section and figure, at the smallest sizes that still give each a value (a smoke test).
+QUICK = Sizes(repeat=1, cpu_requests=20, cpu_concurrency=32, wrk_seconds=1, timing_streams=4,
+              timing_concurrency=4, big_mix=40, small_mix=4, mix_concurrency=64, load_seconds=0.2,
+              many_streams=16, rates=(50,), aiperf_streams=20, aiperf_few_streams=4,
+              aiperf_concurrency=4, load_concurrency=8)
 
 
 @dataclass

@@ -16,7 +16,8 @@ def bench_load(b: Bench) -> list[Metric]:
     """What the client can be trusted with: its cost per stream chunk, its TTFT error and loop lag
     at many concurrent streams, achieved against requested open-loop rates, and --workers 2."""
     secs = b.sizes.load_seconds
-    chunks = Metric("load.chunks_per_cpu_s", "stream chunks parsed per runner CPU-second (firehose, c=64)",
+    lc = b.sizes.load_concurrency
+    chunks = Metric("load.chunks_per_cpu_s", f"stream chunks parsed per runner CPU-second (firehose, c={lc})",
                     "chunks/s", note=f"the firehose server writes {FIREHOSE_CHUNKS}-chunk streams at once; "
                                      "runner CPU of a 1-request run subtracted")
     n = b.sizes.many_streams
@@ -29,13 +30,13 @@ def bench_load(b: Bench) -> list[Metric]:
     for r in b.sizes.rates:
         rates[r] = Metric(f"load.rate_{r}_ratio", f"open loop at {r} req/s: achieved / requested", "x",
                           target="0.95..1.05", meets=lambda v: 0.95 <= v <= 1.05)
-    workers = _workers_metrics()
+    workers = _workers_metrics(lc)
     fire = b.server(firehose=True)
     timed = b.server("--ttft", str(TTFT_S), "--itl", str(ITL_S))
     plain = b.server("--latency", "0")
     for i in range(b.sizes.repeat):
         tiny = b.runner(fire, CLOSED_CONTRACT, concurrency=1, duration=0.01, streaming="true")
-        st = b.runner(fire, CLOSED_CONTRACT, concurrency=64, duration=secs, streaming="true")
+        st = b.runner(fire, CLOSED_CONTRACT, concurrency=lc, duration=secs, streaming="true")
         parsed = _client(st, "streams", "chunks") or 0
         if st.cpu_s > tiny.cpu_s:
             chunks.runs.append(parsed / (st.cpu_s - tiny.cpu_s))
@@ -54,13 +55,13 @@ def bench_load(b: Bench) -> list[Metric]:
     return [chunks, ttft, lag, saturated, *rates.values(), *workers["streams"], *workers["plain"]]
 
 
-def _workers_metrics() -> dict[str, list[Metric]]:
+def _workers_metrics(lc: int) -> dict[str, list[Metric]]:
     """The --workers rows: scaling on 400-chunk streams (held to >= 1.6), and on one-line answers."""
     out = {}
     for kind, what in (("streams", f"{FIREHOSE_CHUNKS}-chunk streams"), ("plain", "non-streaming")):
         key = "load.workers" if kind == "streams" else "load.plain_workers"
-        one = Metric(f"{key}1_rps", f"closed loop c=64, 1 worker, firehose, {what}: requests/s", "req/s")
-        two = Metric(f"{key}2_rps", f"closed loop c=64, --workers 2, firehose, {what}: requests/s", "req/s")
+        one = Metric(f"{key}1_rps", f"closed loop c={lc}, 1 worker, firehose, {what}: requests/s", "req/s")
+        two = Metric(f"{key}2_rps", f"closed loop c={lc}, --workers 2, firehose, {what}: requests/s", "req/s")
         ratio = Metric(f"{key}_ratio", f"--workers 2 / 1 worker, {what}", "x")
         server = Metric(f"{key}_server_share", f"firehose server CPU during --workers 2, {what}", "core",
                         note="the server's CPU seconds during the run over the load's wall time")
@@ -85,7 +86,7 @@ def _workers_repeat(b: Bench, url: str, metrics: list[Metric], secs: float, stre
     rates, busy, share = {}, {}, None
     for workers in ((2, 1) if second_first else (1, 2)):
         before = b.server_cpu_s(url)
-        child = b.runner(url, CLOSED_CONTRACT, "--workers", str(workers), concurrency=64, duration=secs,
+        child = b.runner(url, CLOSED_CONTRACT, "--workers", str(workers), concurrency=b.sizes.load_concurrency, duration=secs,
                          streaming=streaming)
         rates[workers] = _client(child, "load", "requests_per_second")
         busy[workers] = _client(child, "runner", "cpu", "mean_share_of_core")    # per worker
