@@ -48,10 +48,10 @@ def test_rate_200_for_10_seconds_is_achieved_within_5_percent(cli):
 
 def test_a_stall_shows_in_intended_time_latency_and_hides_in_actual_time_latency(cli):
     """A server that stops answering for 0.5 s while at most two requests are in flight: the
-    requests due meanwhile leave late. Measured from when they left, they look fast; measured from
+    requests due meanwhile (half of a 1 s run) leave late. Measured from when they left, they look fast; measured from
     when they were due, they carry the stall. The contract's check on intended latency fails."""
     stall = ("--stall-after", "40", "--stall", "0.5")
-    r = run(cli, PACED, sets={"RATE": 100, "DURATION": 2, "MAX_IN_FLIGHT": 2, "MAX_P90": 0.1}, reference=stall)
+    r = run(cli, PACED, sets={"RATE": 100, "DURATION": 1, "MAX_IN_FLIGHT": 2, "MAX_P90": 0.1}, reference=stall)
     client = r.ledger["client"]
     assert client["latency_s"]["p90"] < 0.1, client["latency_s"]          # actual time: hidden
     assert client["intended"]["latency_s"]["p90"] > 0.15, client["intended"]  # intended time: shown
@@ -59,7 +59,7 @@ def test_a_stall_shows_in_intended_time_latency_and_hides_in_actual_time_latency
     check = entry(r.ledger, "check/latency-from-the-intended-send-time")
     assert check["status"] == "fail" and r.code == 1
     # The same server and stall under closed-loop load: the latency figures hide it.
-    closed = run(cli, CLOSED, sets={"CONCURRENCY": 2, "DURATION": 2, "MAX_P90": 0.1}, reference=stall)
+    closed = run(cli, CLOSED, sets={"CONCURRENCY": 2, "DURATION": 1, "MAX_P90": 0.1}, reference=stall)
     assert closed.code == 0, closed.ledger["summary"]
     assert "intended" not in closed.ledger["client"]
     assert closed.ledger["client"]["latency_s"]["p90"] < 0.1
@@ -67,10 +67,10 @@ def test_a_stall_shows_in_intended_time_latency_and_hides_in_actual_time_latency
 
 
 def test_poisson_arrivals_are_seeded_and_reach_the_rate(cli):
-    r = run(cli, PACED, sets={"RATE": 100, "DURATION": 2, "ARRIVAL": "poisson"})
+    r = run(cli, PACED, sets={"RATE": 100, "DURATION": 1, "ARRIVAL": "poisson"})
     assert r.code == 0
     load = r.ledger["client"]["load"]
-    assert load["arrival"] == "poisson" and 150 <= load["requests"] <= 250
+    assert load["arrival"] == "poisson" and 60 <= load["requests"] <= 140      # 100 +- 4 standard deviations
 
 
 def test_closed_loop_duration_run_stops_on_time(cli):
