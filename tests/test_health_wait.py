@@ -55,12 +55,17 @@ def test_connection_refused_keeps_waiting():
     assert "cannot connect" in health["message"]
 
 
-def test_off_a_tty_the_wait_prints_a_line_every_few_seconds():
-    result = run_cli("run", "--base-url", f"http://127.0.0.1:{_closed_port()}", "--set", "SERVER_TIMEOUT=6",
+def test_off_a_tty_the_wait_prints_a_line_every_few_seconds(monkeypatch):
+    """The period shortened from 5 s (its cadence has a unit test in test_cli_commands.py): a 0.7 s
+    wait polled every 0.5 s prints the one line due at 0.4 s, and not another before 0.8 s."""
+    from fakeai_contract.commands.run import _Progress
+
+    monkeypatch.setattr(_Progress, "PERIOD_S", 0.4)
+    result = run_cli("run", "--base-url", f"http://127.0.0.1:{_closed_port()}", "--set", "SERVER_TIMEOUT=0.7",
                      "--no-color")
     lines = [ln for ln in result.err.splitlines() if ln.startswith("health: waiting for http://127.0.0.1:")]
     assert len(lines) == 1, result.err
-    assert "attempts" in lines[0] and "of 6s" in lines[0] and "\r" not in result.err
+    assert "attempts" in lines[0] and "of 0.7s" in lines[0] and "\r" not in result.err
 
 
 class _Terminal(io.StringIO):
