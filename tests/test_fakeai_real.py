@@ -18,7 +18,8 @@ from fakeai_contract.lifecycle import free_port
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "contracts" / "fakeai-0.3.yaml"
 
-pytestmark = [pytest.mark.fakeai, pytest.mark.slow, pytest.mark.timeout(150)]
+# one worker runs this module, so FakeAI starts once for the tests that share its run
+pytestmark = [pytest.mark.fakeai, pytest.mark.slow, pytest.mark.timeout(150), pytest.mark.xdist_group("fakeai")]
 
 
 def _fakeai_missing() -> str | None:

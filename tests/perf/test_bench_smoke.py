@@ -17,6 +17,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 BENCH = HERE / "bench.py"
 WRK = shutil.which("wrk")
+#: One worker runs this module: its quick benchmark (a module fixture) then runs once.
+pytestmark = pytest.mark.xdist_group("bench")
 #: Every figure the benchmark reports, in the order it prints them.
 KEYS = ["seed.runner_wall_s", "seed.baseline_wall_s", "seed.ratio", "seed.runner_load_s", "seed.ratio_floor",
         "seed.concurrent_ratio",
