@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import signal
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -104,6 +106,34 @@ def pytest_sessionfinish(session, exitstatus):
                 pass
         print(f"\nERROR: server processes survived the tests: {survivors}")
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def once(request):
+    """once(key, produce): PRODUCE's JSON-ready result, computed by the first worker that asks and
+    read back by the others (on one process: simply produced). For a costly run several tests read."""
+    folder = getattr(request.config, "workerinput", {}).get(_LOCKS)
+    cache: dict[str, Any] = {}
+
+    def get(key: str, produce: Callable[[], Any]) -> Any:
+        if key not in cache:
+            cache[key] = produce() if folder is None else _shared(Path(folder), key, produce)
+        return cache[key]
+    return get
+
+
+def _shared(folder: Path, key: str, produce: Callable[[], Any]) -> Any:
+    result = folder / f"{key}.json"
+    with open(folder / f"{key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)          # the others wait here while the first one produces
+        try:
+            if not result.exists():
+                value = produce()
+                result.with_suffix(".tmp").write_text(json.dumps(value))
+                result.with_suffix(".tmp").replace(result)
+            return json.loads(result.read_text())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

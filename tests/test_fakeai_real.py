@@ -18,8 +18,7 @@ from fakeai_contract.lifecycle import free_port
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "contracts" / "fakeai-0.3.yaml"
 
-# one worker runs this module, so FakeAI starts once for the tests that share its run
-pytestmark = [pytest.mark.fakeai, pytest.mark.slow, pytest.mark.timeout(150), pytest.mark.xdist_group("fakeai")]
+pytestmark = [pytest.mark.fakeai, pytest.mark.slow, pytest.mark.timeout(150)]
 
 
 def _fakeai_missing() -> str | None:
@@ -50,13 +49,14 @@ def _run(tmp: Path, *argv: str) -> tuple[int, dict, str]:
 
 
 @pytest.fixture(scope="module")
-def run(fakeai_available, tmp_path_factory):
-    """One run of contracts/fakeai-0.3.yaml against a fresh `fakeai server` on a free port."""
-    port = free_port()
-    code, ledger, log = _run(tmp_path_factory.mktemp("fakeai03"), str(CONTRACT),
-                             "--serve", f"fakeai server --host 127.0.0.1 --port {port}",
-                             "--set", f"FAKEAI_PORT={port}")
-    return code, ledger, log
+def run(fakeai_available, tmp_path_factory, once):
+    """One run of contracts/fakeai-0.3.yaml against a fresh `fakeai server` on a free port (one for
+    every worker: code, ledger and server log)."""
+    def produce():
+        port = free_port()
+        return _run(tmp_path_factory.mktemp("fakeai03"), str(CONTRACT),
+                    "--serve", f"fakeai server --host 127.0.0.1 --port {port}", "--set", f"FAKEAI_PORT={port}")
+    return tuple(once("fakeai-0.3-run", produce))
 
 
 def _entries(ledger: dict) -> dict[str, dict]:

@@ -17,8 +17,6 @@ import pytest
 HERE = Path(__file__).resolve().parent
 BENCH = HERE / "bench.py"
 WRK = shutil.which("wrk")
-#: One worker runs this module: its quick benchmark (a module fixture) then runs once.
-pytestmark = pytest.mark.xdist_group("bench")
 #: Every figure the benchmark reports, in the order it prints them.
 KEYS = ["seed.runner_wall_s", "seed.baseline_wall_s", "seed.ratio", "seed.runner_load_s", "seed.ratio_floor",
         "seed.concurrent_ratio",
@@ -58,9 +56,9 @@ def _bench(tmp_path: Path, *args: str) -> tuple[dict, str]:
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """One quick run of the whole benchmark (with wrk when it is installed)."""
-    return _bench(tmp_path_factory.mktemp("bench"), *([] if WRK else ["--no-wrk"]))
+def quick(tmp_path_factory, once):
+    """One quick run of the whole benchmark (with wrk when it is installed), shared by every worker."""
+    return once("bench-quick", lambda: _bench(tmp_path_factory.mktemp("bench"), *([] if WRK else ["--no-wrk"])))
 
 
 def _metrics(report: dict) -> dict[str, dict]:
