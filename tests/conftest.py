@@ -3,7 +3,6 @@ the suite runs on several workers (pytest-xdist), a lock that keeps timing tests
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -56,37 +55,65 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.startswith(TIMING_ELSEWHERE):
             item.add_marker(pytest.mark.timing)
+    if _distributed(config) or hasattr(config, "workerinput"):
+        # Timing tests first, in one block (a stable sort: every worker collects the same order), so
+        # the machine is emptied for them once rather than before each of them.
+        items.sort(key=lambda item: not _timing(item))
+
+
+def _timing(item) -> bool:
+    return item.get_closest_marker("timing") is not None
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
     """On a worker, hold the shared lock for an ordinary test and the exclusive one for a timing test,
-    around setup, call and teardown (module fixtures start and stop inside some test's protocol)."""
+    around setup, call and teardown (module fixtures start and stop inside some test's protocol).
+    The exclusive lock is kept from one timing test to the next one of the same worker."""
     folder = getattr(item.config, "workerinput", {}).get(_LOCKS)
     if folder is None:
         yield
         return
-    with _held(Path(folder), exclusive=item.get_closest_marker("timing") is not None):
+    _MACHINE.take(Path(folder), exclusive=_timing(item))
+    try:
         yield
+    finally:
+        if not (_timing(item) and nextitem is not None and _timing(nextitem)):
+            _MACHINE.release()
 
 
-@contextlib.contextmanager
-def _held(folder: Path, exclusive: bool):
-    # A turnstile in front of the shared lock: a timing test waiting for the machine stops new ordinary
-    # tests from starting, so it waits only for those already running.
-    with open(folder / "turnstile", "a") as gate, open(folder / "machine", "a") as machine:
-        fcntl.flock(gate, fcntl.LOCK_EX)
-        try:
-            if exclusive:
-                fcntl.flock(machine, fcntl.LOCK_EX)
-        finally:
-            fcntl.flock(gate, fcntl.LOCK_UN)
+class _Machine:
+    """This worker's hold on the machine lock. A turnstile stands in front of the shared lock: a
+    timing test waiting for the machine stops new ordinary tests from starting, so it waits only
+    for those already running."""
+
+    def __init__(self):
+        self.held: tuple[Any, bool] | None = None       # (the open lock file, exclusive)
+
+    def take(self, folder: Path, exclusive: bool) -> None:
+        if self.held is not None and self.held[1] == exclusive:
+            return
+        self.release()
+        machine = open(folder / "machine", "a")
+        with open(folder / "turnstile", "a") as gate:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            try:
+                if exclusive:
+                    fcntl.flock(machine, fcntl.LOCK_EX)
+            finally:
+                fcntl.flock(gate, fcntl.LOCK_UN)
         if not exclusive:
             fcntl.flock(machine, fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(machine, fcntl.LOCK_UN)
+        self.held = (machine, exclusive)
+
+    def release(self) -> None:
+        if self.held is not None:
+            fcntl.flock(self.held[0], fcntl.LOCK_UN)
+            self.held[0].close()
+            self.held = None
+
+
+_MACHINE = _Machine()
 
 
 def pytest_sessionfinish(session, exitstatus):
