@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import openai
 import pytest
 
 from fakeai_contract.checks.schema import SchemaStore
@@ -24,6 +23,8 @@ def server():
 
 @pytest.fixture
 def client(server):
+    import openai    # here, not at the top: the SDK takes most of a second to import on every worker
+
     c = openai.OpenAI(base_url=server.base_url + "/v1", api_key="k", max_retries=0, timeout=10)
     yield c
     c.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 
-import openai
 import pytest
 
 from fakeai_contract.reference import DEFAULT_MODELS, ReferenceOptions, ReferenceServer
@@ -218,6 +217,8 @@ def test_client_leaving_mid_stream_is_a_failed_stream_and_request():
 
 
 def test_openai_sdk_normal_and_streaming(server):
+    import openai    # here, not at the top: the SDK takes most of a second to import on every worker
+
     client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="test-key", max_retries=0, timeout=10)
     try:
         completion = client.chat.completions.create(
