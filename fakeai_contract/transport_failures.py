@@ -37,6 +37,7 @@ class Kind(str, Enum):
     NETWORK = "network"                  # any other client or socket error
     HTTP_STATUS = "http-status"          # an answer with a 4xx/5xx status
     NOT_JSON = "not-json"                # a 2xx body that is not the JSON asked for
+    NOT_PROMETHEUS = "not-prometheus"    # a 2xx body that is not Prometheus text exposition
     CONTENT_TYPE = "content-type"        # a 2xx stream answer that is not text/event-stream
     STREAM = "stream"                    # the SSE stream broke its protocol (chunk, error event, end)
 

@@ -13,6 +13,10 @@ from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import Endpoint
 from fakeai_contract.transport import Fetched, HttpClient
+from fakeai_contract.transport_failures import Kind
+
+#: 2xx answers in the wrong format: another kind of endpoint, which waiting does not change
+_WRONG_FORMAT = (Kind.NOT_JSON, Kind.NOT_PROMETHEUS)
 
 #: after-documents by endpoint name → the evaluation document (the runner knows before/health/client)
 DocumentFor = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -27,11 +31,9 @@ def decode_prometheus(fetched: Fetched) -> Fetched:
     """FETCHED (text) with its Prometheus document, or not ok with why it could not be decoded."""
     try:
         return replace(fetched, document=parse_prometheus(fetched.text or "", fetched.content_type))
-    except ImportError:
-        return replace(fetched, ok=False, error="format: prometheus needs the prometheus extra: "
-                                                "pip install 'fakeai-contract[prometheus]'")
     except Exception as exc:  # noqa: BLE001 - a malformed exposition is a finding
-        return replace(fetched, ok=False, error=f"not valid Prometheus text exposition: {exc}")
+        return replace(fetched, ok=False, kind=Kind.NOT_PROMETHEUS,
+                       error=f"not valid Prometheus text exposition: {exc}")
 
 
 async def fetch_endpoint(transport: HttpClient, endpoint: Endpoint) -> Fetched:
@@ -66,12 +68,16 @@ def endpoints_read(texts: list[str], known: set[str]) -> list[str]:
 
 
 def unhealable(ctx: RunContext, fetched: Mapping[str, Fetched], names: list[str]) -> str:
-    """Why waiting on NAMES cannot help (one answered a final status), or '' while it may."""
+    """Why waiting on NAMES cannot help (a final status, a 2xx in the wrong format, none of the declared
+    metrics), or '' while it may."""
     for name in names:
         f, endpoint = fetched.get(name), ctx.contract.endpoints[name]
         if f is not None and not f.ok and healing.is_final(f.http_status):
             return (f"stopped waiting: {endpoint.path} answered HTTP {f.http_status}, "
                     "which waiting does not change")
+        if f is not None and not f.ok and f.kind in _WRONG_FORMAT:
+            return (f"stopped waiting: {endpoint.path} answered HTTP {f.http_status} with no "
+                    f"{'Prometheus text' if f.kind is Kind.NOT_PROMETHEUS else 'JSON'}, which waiting does not change")
         if f is not None and f.ok and _exposes_none(endpoint, f):
             # a server that exposes none of the declared metrics after the load is another kind of server
             return f"stopped waiting: {endpoint.path} exposes none of its {len(endpoint.metrics)} declared metrics"
