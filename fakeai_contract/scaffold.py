@@ -66,8 +66,11 @@ logs:                                          # needs --serve, --serve-referenc
   ignore: []
 """
 
+#: contract.schema.json is copied too, so the editor hint resolves on every machine the folder is
+#: shared to (an absolute path into one virtualenv would not).
+_CONTRACT_SCHEMA = "contract.schema.json"
 _SCHEMAS = ("health.schema.json", "metrics.schema.json", "metrics_events.schema.json",
-            "chat_completion.schema.json", "chat_completion_chunk.schema.json")
+            "chat_completion.schema.json", "chat_completion_chunk.schema.json", _CONTRACT_SCHEMA)
 
 
 def scaffold(folder: Path) -> list[Path]:
@@ -79,7 +82,7 @@ def scaffold(folder: Path) -> list[Path]:
                          f"choose an empty folder, e.g. fakeai-contract init my-contract")
     folder.mkdir(parents=True, exist_ok=True)
     shipped = schemas_dir()
-    targets[0].write_text(STARTER.format(schema=shipped / "contract.schema.json"), encoding="utf-8")
+    targets[0].write_text(STARTER.format(schema=_CONTRACT_SCHEMA), encoding="utf-8")
     for name in _SCHEMAS:
         shutil.copyfile(shipped / name, folder / name)
     return targets

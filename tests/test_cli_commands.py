@@ -99,6 +99,9 @@ def test_init_scaffolds_a_contract_that_lints_and_refuses_to_overwrite(cli, tmp_
     r = cli("init", str(target))
     assert r.code == 0, r.err
     assert (target / "contract.yaml").exists() and (target / "metrics.schema.json").exists()
+    # the editor hint names the copy beside the contract, so the folder can be shared as it is
+    assert (target / "contract.yaml").read_text().startswith("# yaml-language-server: $schema=contract.schema.json\n")
+    assert json.loads((target / "contract.schema.json").read_text())["$schema"].startswith("https://json-schema.org/")
     assert cli("lint", str(target / "contract.yaml")).code == 0
     again = cli("init", str(target))
     assert again.code == 2 and "already exists" in again.err
