@@ -424,3 +424,20 @@ def test_an_interrupted_run_is_never_a_pass_in_any_report():
     # a saved ledger that still says PASS is rendered as interrupted too
     doc["summary"]["verdict"] = "PASS"
     assert "ALL TESTS PASSED" not in render("terminal", doc)
+
+
+def test_html_shows_server_figures_to_six_digits_and_long_model_names_by_their_end():
+    """0.013333333333333332 reads as 0.0133333; a served model's label keeps the end that tells it apart."""
+    model = "meta-llama/Llama-3.1-8B-Instruct"
+    entry = {"id": "check/ttft", "phase": "check", "name": "Server TTFT", "status": "pass",
+             "observed": 0.013333333333333332, "expected": 0.010815, "message": "", "duration_s": 0.0, "tags": []}
+    doc = {"contract": "c", "target": "t", "started_at": "", "duration_s": 1.0, "interrupted": False,
+           "summary": {"total": 1, "passed": 1, "failed": 0, "errors": 0, "warned": 0, "skipped": 0,
+                       "pass_rate": 1.0, "verdict": "PASS", "exit_code": 0},
+           "entries": [entry], "client": {"by_model": {model: {"total": 16, "succeeded": 16, "failed": 0}}},
+           "meta": {"server_vs_client": [{"check": "check/ttft", "server": "observed",
+                                          "server_expr": "histogram_quantile(`0.5`, delta.prom, 'x')",
+                                          "client_expr": "client.ttft_s.p50"}]}}
+    page = render("html", doc)
+    assert '<td class="v server">0.0133333</td>' in page and "0.013333333333333332" not in page.split("<script")[0]
+    assert ">…Llama-3.1-8B-Instruct</text>" in page and f"<title>{model}</title>" in page

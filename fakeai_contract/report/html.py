@@ -8,6 +8,7 @@ and shows tooltips.
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 from typing import Any
 
@@ -24,9 +25,12 @@ LEGEND = (("ok", "answered"), ("ok s", "answered, streaming"), ("http", "error s
 
 
 def _e(value: Any, limit: int = VALUE_LIMIT) -> str:
-    """VALUE as escaped text: strings bare, everything else as JSON, clipped."""
+    """VALUE as escaped text: strings bare, a float to 6 significant digits (0.0133333, not
+    0.013333333333333332), everything else as JSON, clipped."""
     if isinstance(value, str):
         s = value
+    elif isinstance(value, float) and math.isfinite(value):
+        s = f"{value:.6g}"
     else:
         s = json.dumps(view.jsonable(value), ensure_ascii=False, indent=None, separators=(", ", ": "))
     return escape(view.clip(s, limit))

@@ -126,6 +126,11 @@ def request_timeline(timeline: dict) -> str:
     return "".join(out)
 
 
+def _label(name: str, room: int = 22) -> str:
+    """A model name that fits left of its bar: the end, which tells models apart (…Llama-3.1-8B-Instruct)."""
+    return name if len(name) <= room else "…" + name[-(room - 1):]
+
+
 def models(timeline: dict, client: dict) -> str:
     """Per model: a bar of requests (failures in red) and a table of latency and TTFT."""
     by_model = view.mapping(timeline.get("by_model")) or view.mapping(client.get("by_model"))
@@ -141,7 +146,8 @@ def models(timeline: dict, client: dict) -> str:
         total, failed = view.number(m.get("total")) or 0, view.number(m.get("failed")) or 0
         y, w, fw = i * row_h, total / top * bar_w, failed / top * bar_w
         svg.append(f'<g class="model" data-model="{_attr(name)}" data-total="{int(total)}" data-failed="{int(failed)}">'
-                   f'<text class="tick end" x="146" y="{y + 15}">{escape(view.brief(name, 24))}</text>'
+                   f'<title>{escape(name)}</title>'
+                   f'<text class="tick end" x="146" y="{y + 15}">{escape(_label(name))}</text>'
                    f'<rect class="bar ok" x="150" y="{y + 3}" width="{_n(w)}" height="{row_h - 6}"/>'
                    f'<rect class="bar http" x="{_n(150 + w - fw)}" y="{y + 3}" width="{_n(fw)}" height="{row_h - 6}"/>'
                    f'<text class="tick" x="{_n(154 + w)}" y="{y + 15}">{int(total)}'
