@@ -23,7 +23,7 @@ var(--line);padding:3px 6px;text-align:left;vertical-align:top}table.grid td.v{f
 font-size:12px;word-break:break-word;max-width:360px}tr.regression td{background:#fdecea;font-weight:600}
 .plots{display:flex;flex-wrap:wrap;gap:12px}figure.plot{margin:0;flex:1 1 360px}figcaption{font-weight:600}
 svg{width:100%;height:auto;display:block}svg text{font-size:11px;fill:var(--muted)}svg text.end{text-anchor:end}
-svg text.pct-label{font-size:10px;text-anchor:middle}svg line.axis{stroke:#999}svg line.pct{stroke-width:2;
+svg text.pct-label{font-size:11px;text-anchor:start}svg line.axis{stroke:#999}svg line.pct{stroke-width:2;
 stroke-dasharray:4 2}rect.bar{fill:var(--ok)}rect.bar.http{fill:var(--http)}
 rect.req.ok{fill:var(--ok)}rect.req.ok.s{fill:var(--oks)}rect.req.http{fill:var(--http)}
 rect.req.error{fill:var(--error)}rect.req.s{fill-opacity:.85}.legend span{margin-right:14px}

@@ -50,13 +50,14 @@ def histogram(key: str, title: str, hist: Any, pcts: Any) -> str:
         b_lo, b_hi = lo + i * span / len(counts), lo + (i + 1) * span / len(counts)
         out.append(f'<rect class="bar" x="{_n(PAD_L + i * bw)}" y="{_n(PAD_T + H - bh)}" width="{_n(max(bw - 1, 0.5))}"'
                    f' height="{_n(bh)}" data-index="{i}" data-count="{c}" data-lo="{b_lo:.6g}" data-hi="{b_hi:.6g}"/>')
-    for p, colour in PCT_STYLE:
+    # the labels stand in a row at the top left: at their markers they overlap when p90 and p99 are close
+    for k, (p, colour) in enumerate(PCT_STYLE):
         v = view.number(pcts.get(p), None)
         if v is None:
             continue
         x = _n(min(max(x_of(v), PAD_L), PAD_L + W))
-        out.append(f'<line class="pct" x1="{x}" x2="{x}" y1="{PAD_T - 4}" y2="{PAD_T + H}" stroke="{colour}"'
-                   f' data-p="{p}" data-value="{v}"/><text class="pct-label" x="{x}" y="{PAD_T - 6}"'
+        out.append(f'<line class="pct" x1="{x}" x2="{x}" y1="{PAD_T - 2}" y2="{PAD_T + H}" stroke="{colour}"'
+                   f' data-p="{p}" data-value="{v}"/><text class="pct-label" x="{PAD_L + k * 120}" y="{PAD_T - 6}"'
                    f' fill="{colour}">{p} {_ms(v)}</text>')
     base = PAD_T + H
     out.append(f'<line class="axis" x1="{PAD_L}" x2="{PAD_L + W}" y1="{base}" y2="{base}"/>'
