@@ -34,7 +34,9 @@ class TrafficResult:
     entries: tuple[Entry, ...]
 
 
-class _Load:
+class TrafficRun:
+    """One process's share of the traffic: sends it, tallies it, and reports it (the phase and each worker)."""
+
     def __init__(self, ctx: RunContext, transport: HttpClient | None, sink: Callable[[Entry], None],
                  itemize: bool | None = None):
         self.ctx = ctx
@@ -234,4 +236,4 @@ def _label(api: str, kind: str) -> str:
 
 async def run_traffic(ctx: RunContext, transport: HttpClient, sink: Callable[[Entry], None]) -> TrafficResult:
     """Send every planned request, handing each itemized request's entry to SINK as it finishes."""
-    return await _Load(ctx, transport, sink).run()
+    return await TrafficRun(ctx, transport, sink).run()

@@ -15,7 +15,7 @@ from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.context import RunContext, RunOptions
 from fakeai_contract.ledger import Entry
 from fakeai_contract.phases.drive import drive
-from fakeai_contract.phases.traffic import _Load     # a worker sends its requests as the phase does
+from fakeai_contract.phases.traffic import TrafficRun   # a worker sends its requests as the phase does
 from fakeai_contract.phases.workers import GO, PROGRESS_S, READY, dealt, frame, share
 from fakeai_contract.plan import iter_requests, total_requests
 from fakeai_contract.transport import Transport
@@ -60,7 +60,7 @@ async def run_share(contract, k: int, n: int, itemize: bool, ready, progress=Non
     entries: list[Entry] = []
     async with Transport(contract.target, concurrency=load.max_in_flight if load.is_open_loop else load.concurrency) as transport:
         ctx = RunContext(contract=contract, options=RunOptions(), schemas=contract.schema_store)
-        traffic = _Load(ctx, transport, entries.append, itemize=itemize)
+        traffic = TrafficRun(ctx, transport, entries.append, itemize=itemize)
         await asyncio.get_running_loop().run_in_executor(None, ready)   # blocks until every worker is
         traffic.t0 = time.monotonic()
         ticker = asyncio.get_running_loop().create_task(_tell(traffic, progress)) if progress else None
@@ -77,7 +77,7 @@ async def run_share(contract, k: int, n: int, itemize: bool, ready, progress=Non
             "monitor": traffic.monitor, "meta": meta}
 
 
-async def _tell(traffic: _Load, progress) -> None:
+async def _tell(traffic: TrafficRun, progress) -> None:
     """Say how far this worker got, every PROGRESS_S, when it changed."""
     last = None
     while True:
