@@ -1,4 +1,4 @@
-"""The tgi, llamacpp and litellm packs: every check fails under the reference fault it guards against."""
+"""Every server pack: every check fails under the reference fault it guards against."""
 
 from __future__ import annotations
 
@@ -26,6 +26,27 @@ FAULTS = {
 
 #: Per pack and fault, the checks that must fail (each check of a pack appears at least once).
 CAUGHT = {
+    "vllm": {
+        # the flavor's phantoms finish by "stop", as a server counting requests it never served would
+        "miscount": {"prompt-tokens-equal-usage", "generation-tokens-equal-usage",
+                     "no-request-finished-by-stop-or-abort"},
+        "timing-skew": {"server-ttft-p50-is-no-later-than-the-client-s", "server-inter-token-p50-agrees-with-the-client-s",
+                        "server-e2e-mean-is-no-more-than-the-client-s"},
+        "errors": {"no-request-failed", "every-stream-ended-with-data-done"},
+        "event-lag": {"every-request-finished-by-length", "one-ttft-observation-per-request",
+                      "one-e2e-latency-per-request"},
+        "left-behind": {"running-requests-back-to-0", "waiting-requests-back-to-0"},
+        "unlisted-model": {"model-is-served"},
+    },
+    "sglang": {
+        "miscount": {"every-request-counted", "prompt-tokens-equal-usage", "generation-tokens-equal-usage"},
+        "timing-skew": {"server-ttft-p50-is-no-later-than-the-client-s", "server-inter-token-p50-agrees-with-the-client-s",
+                        "server-e2e-mean-is-no-more-than-the-client-s"},
+        "errors": {"no-request-failed", "every-stream-ended-with-data-done"},
+        "event-lag": {"one-ttft-observation-per-request", "one-e2e-latency-per-request"},
+        "left-behind": {"running-requests-back-to-0", "waiting-requests-back-to-0"},
+        "unlisted-model": {"model-is-served"},
+    },
     "tgi": {
         "miscount": {"every-request-counted-as-a-success", "prompt-tokens-equal-usage",
                      "generated-tokens-equal-usage"},
