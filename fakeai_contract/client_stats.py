@@ -10,10 +10,13 @@ from fakeai_contract.expr import percentile
 from fakeai_contract.timeline import Timeline
 
 
-def _pcts(values: array, keys=("p50", "p90", "p99")) -> dict[str, float | None]:
+#: the percentiles the client section reports, and their quantiles
+PERCENTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+def _pcts(values: array, keys=tuple(PERCENTILES)) -> dict[str, float | None]:
     xs = sorted(values)
-    qs = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
-    return {k: (None if not xs else round(percentile(xs, qs[k]), 6)) for k in keys}
+    return {k: (None if not xs else round(percentile(xs, PERCENTILES[k]), 6)) for k in keys}
 
 
 @dataclass

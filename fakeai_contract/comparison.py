@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from fakeai_contract.client_stats import PERCENTILES
 from fakeai_contract.errors import UsageError
 from fakeai_contract.report import view
 
@@ -43,13 +44,12 @@ CLIENT_METRICS = tuple(
 #: 170 inter-token gaps is about the second largest gap, which one scheduling hiccup moves by more
 #: than any floor a real regression would stay above. Such a row is shown, not gated.
 MIN_TAIL = 5
-_QUANTILE = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
 def _supported(field: str, *sections: Mapping[str, Any]) -> bool:
     """Whether every section measured enough values beyond its FIELD percentile (a ledger written
     before counts were recorded is taken as it was: gated)."""
-    q = _QUANTILE.get(field)
+    q = PERCENTILES.get(field)
     for section in sections:
         count = view.number(section.get("count"), None)
         if q is not None and count is not None and count * (1 - q) < MIN_TAIL:

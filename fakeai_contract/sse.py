@@ -88,19 +88,17 @@ class SSEParser:
         """True when bytes of an event that was never completed are buffered."""
         return bool(self._buffer or self._data)
 
-    def _line(self, line: str) -> Event | None:
-        if not line:
-            return self._dispatch()
+    def _line(self, line: str) -> None:
+        """A field or comment line (feed handles data and blank lines itself)."""
         if line[0] == ":":
             self.comments += 1
-            return None
+            return
         name, sep, value = line.partition(":")
         if sep and value.startswith(" "):
             value = value[1:]
         handler = _FIELDS.get(name)
         if handler is not None:
             handler(self, value)
-        return None
 
     def _dispatch(self) -> Event | None:
         data = self._data

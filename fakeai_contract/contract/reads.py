@@ -9,10 +9,8 @@ from typing import Any, Iterable, Mapping
 from fakeai_contract.checks.schema import SchemaStore
 from fakeai_contract.contract.selectors import PromEndpoint, endpoint_facts, quantile_calls, selector_errors
 from fakeai_contract.contract.shape import jmespath_key, ledger_schema, misspelt
+from fakeai_contract.checks.operators import BUCKET
 from fakeai_contract.errors import ContractError, Location, did_you_mean
-
-#: the tolerance that is the width of the bucket the server's quantile falls in
-BUCKET = "bucket"
 
 
 @dataclass(frozen=True)

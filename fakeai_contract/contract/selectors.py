@@ -13,9 +13,8 @@ from fakeai_contract.errors import ContractError, Location, did_you_mean
 from fakeai_contract.prometheus import HISTOGRAM_FUNCTIONS, SelectorError, parse_selector
 from fakeai_contract.prometheus.calls import WrittenCall, written_calls
 from fakeai_contract.prometheus.histogram import base_name
+from fakeai_contract.prometheus.parse import SUFFIXES   # a sample name's belonging to a family
 
-#: suffixes by which a sample name belongs to a declared family or histogram name
-SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum")
 EXAMPLE = "'vllm:request_success_total{finished_reason=\"stop\", model_name=~\"llama.*\"}'"
 #: the start of a selector error's reason → the fix to print
 _FIXES = (

@@ -13,7 +13,7 @@ from fakeai_contract.context import RunContext
 from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.model import Endpoint
 from fakeai_contract.transport import Fetched, HttpClient
-from fakeai_contract.transport_failures import Kind
+from fakeai_contract.transport_failures import Failure, Kind
 
 #: 2xx answers in the wrong format: another kind of endpoint, which waiting does not change
 _WRONG_FORMAT = (Kind.NOT_JSON, Kind.NOT_PROMETHEUS)
@@ -32,8 +32,9 @@ def decode_prometheus(fetched: Fetched) -> Fetched:
     try:
         return replace(fetched, document=parse_prometheus(fetched.text or "", fetched.content_type))
     except Exception as exc:  # noqa: BLE001 - a malformed exposition is a finding
-        return replace(fetched, ok=False, kind=Kind.NOT_PROMETHEUS,
-                       error=f"not valid Prometheus text exposition: {exc}")
+        failed = replace(fetched)
+        failed.fail(Failure(Kind.NOT_PROMETHEUS, f"not valid Prometheus text exposition: {exc}"))
+        return failed
 
 
 async def fetch_endpoint(transport: HttpClient, endpoint: Endpoint) -> Fetched:

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 OPENMETRICS_TYPE = "application/openmetrics-text"
 #: suffixes by which a sample belongs to a family of another name (classic text, OpenMetrics)
-_SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info")
+SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info")
 
 
 def is_openmetrics(text: str, content_type: str | None = None) -> bool:
@@ -57,7 +57,7 @@ def _as_exposed(name: str, kind: str, exposed: set[str] | None) -> str:
 
 def _owner(sample_name: str, declared: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
     """The declared family a sample belongs to when the classic parser left it untyped."""
-    for suffix in _SUFFIXES:
+    for suffix in SUFFIXES:
         if sample_name.endswith(suffix) and sample_name[: -len(suffix)] in declared:
             return sample_name[: -len(suffix)], declared[sample_name[: -len(suffix)]][0]
     return None
@@ -102,5 +102,5 @@ def missing(document: dict[str, Any], names: Iterable[str]) -> list[str]:
     lines alone, since a labelled metric with no series yet is still exposed that way."""
     known = {s["name"] for s in document.get("_samples", ())} | set(document.get("_families", {}))
     def exposed(name: str) -> bool:
-        return name in known or any(name.endswith(x) and name[: -len(x)] in known for x in _SUFFIXES)
+        return name in known or any(name.endswith(x) and name[: -len(x)] in known for x in SUFFIXES)
     return [n for n in names if not exposed(n)]
