@@ -119,11 +119,15 @@ FINDINGS = {
 def test_every_entry_is_accounted_for(run):
     code, ledger, _log = run
     statuses = {e["id"]: e["status"] for e in ledger["entries"]}
+    # the client's own warning that a loaded machine slowed it: about this machine, not about FakeAI
+    saturated = statuses.pop("client/saturation", None)
+    assert saturated in (None, "warn")
     expected = {**{i: "pass" for i in PASSING}, **FINDINGS}
     assert statuses == expected
     assert code == 1
+    warned = int(saturated is not None)
     assert ledger["summary"] | {"pass_rate": None} == {
-        "total": 71, "passed": 57, "failed": 10, "errors": 4, "warned": 0, "skipped": 0,
+        "total": 71 + warned, "passed": 57, "failed": 10, "errors": 4, "warned": warned, "skipped": 0,
         "pass_rate": None, "verdict": "FAIL", "exit_code": 1}
 
 
