@@ -1,4 +1,4 @@
-"""Servers the runner owns: start in their own session, capture output to a file, stop the whole tree."""
+"""Servers the runner owns: start in their own process group, capture output to a file, stop the whole tree."""
 
 from __future__ import annotations
 
@@ -116,7 +116,11 @@ class ServerProcess:
         return self.command if isinstance(self.command, str) else shlex.join(map(str, self.command))
 
     def start(self) -> "ServerProcess":
-        """Start the command in its own session, stdin from /dev/null, stdout+stderr appended to the log."""
+        """Start the command in its own process group, stdin from /dev/null, stdout+stderr appended to
+        the log. The group keeps the terminal's Ctrl-C for the tool, which then stops the server in
+        order; the server stays in the tool's session, so it shares the tool's scheduling: under
+        `nice fakeai-contract run --serve ...` the server is niced too, also on kernels that share CPU
+        time out by session (autogroup), where a session of its own would escape the nice."""
         if self._proc is not None:
             raise RuntimeError(f"server already started: {self.display()}")
         argv = self.argv()
@@ -128,7 +132,7 @@ class ServerProcess:
                 # The child writes straight into the file: no pipe to drain, nothing can block.
                 self._proc = subprocess.Popen(
                     argv, shell=self.shell, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+                    stdout=log, stderr=subprocess.STDOUT, process_group=0, close_fds=True)
             except FileNotFoundError as exc:
                 missing = self.cwd if self.cwd and not Path(self.cwd).is_dir() else (exc.filename or argv[0])
                 raise UsageError(
@@ -146,7 +150,7 @@ class ServerProcess:
 
     @property
     def pid(self) -> int | None:
-        """The server's process id (also its process group and session id), or None before start."""
+        """The server's process id (also its process group's id), or None before start."""
         return self._proc.pid if self._proc else None
 
     def poll(self) -> int | None:

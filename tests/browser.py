@@ -122,7 +122,7 @@ def open_page(path: Path, scripts: dict[str, str], javascript: bool = True, time
     assert exe, "Chromium is not installed"
     with tempfile.TemporaryDirectory(prefix="fakeai-chromium-") as profile:
         proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             poll(lambda: port_file.exists() and len(port_file.read_text().splitlines()) >= 2, timeout,

@@ -1,5 +1,5 @@
 """Shared test fixtures; the guarantee that no server process outlives the test session; and, when
-the suite runs on several workers (pytest-xdist), a lock that keeps timing tests from sharing the machine."""
+the suite runs on several workers (pytest-xdist), how they share the machine (tests/machine.py)."""
 
 from __future__ import annotations
 
@@ -15,18 +15,20 @@ from typing import Any, Callable
 import pytest
 
 from tests.helpers import MARK, marked_processes, poll, run_cli
+from tests.machine import Machine, cores, order
 
 #: Tests whose assertions read a clock (client TTFT/ITL accuracy, achieved rates, saturation, stalls,
 #: server timing held against the client's), in files that mark them elsewhere: node id prefixes.
-TIMING_ELSEWHERE = (
-    "tests/test_packs.py::test_pack_passes_on_its_flavor_of_the_reference_server",
-    "tests/test_litellm_real.py::test_the_litellm_pack_passes_on_the_real_proxy",
-)
+#: How many cores each needs (tests/machine.py): the real proxy keeps two busy.
+TIMING_ELSEWHERE = {
+    "tests/test_packs.py::test_timing_checks_hold_the_server_to_the_client_within_bucket_resolution": 1,
+    "tests/test_litellm_real.py::test_the_litellm_pack_passes_on_the_real_proxy": 2,
+}
 _LOCKS = "fakeai_contract_locks"     # the folder of the lock files, handed from the controller to workers
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "timing: reads a clock; never runs beside another test")
+    config.addinivalue_line("markers", "timing(cores=1): reads a clock; runs on cores of its own (tests/machine.py)")
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         os.environ[MARK] = worker[MARK]     # the controller's mark: its final check sees every worker's servers
@@ -53,67 +55,33 @@ def pytest_configure_node(node):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.nodeid.startswith(TIMING_ELSEWHERE):
-            item.add_marker(pytest.mark.timing)
-    if _distributed(config) or hasattr(config, "workerinput"):
-        # Timing tests first, in one block (a stable sort: every worker collects the same order), so
-        # the machine is emptied for them once rather than before each of them.
-        items.sort(key=lambda item: not _timing(item))
-
-
-def _timing(item) -> bool:
-    return item.get_closest_marker("timing") is not None
+        for prefix, n in TIMING_ELSEWHERE.items():
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.timing(cores=n))
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        order(items, worker["workercount"])
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
-    """On a worker, hold the shared lock for an ordinary test and the exclusive one for a timing test,
-    around setup, call and teardown (module fixtures start and stop inside some test's protocol).
-    The exclusive lock is kept from one timing test to the next one of the same worker."""
+    """On a worker, hold this test's share of the machine (tests/machine.py) around its setup, call
+    and teardown: module fixtures start and stop inside some test's protocol."""
     folder = getattr(item.config, "workerinput", {}).get(_LOCKS)
     if folder is None:
         yield
         return
-    _MACHINE.take(Path(folder), exclusive=_timing(item))
+    global _MACHINE
+    if _MACHINE is None:
+        _MACHINE = Machine(Path(folder))
+    _MACHINE.enter(cores(item))
     try:
         yield
     finally:
-        if not (_timing(item) and nextitem is not None and _timing(nextitem)):
-            _MACHINE.release()
+        _MACHINE.leave(keep=bool(cores(item)) and nextitem is not None and bool(cores(nextitem)))
 
 
-class _Machine:
-    """This worker's hold on the machine lock. A turnstile stands in front of the shared lock: a
-    timing test waiting for the machine stops new ordinary tests from starting, so it waits only
-    for those already running."""
-
-    def __init__(self):
-        self.held: tuple[Any, bool] | None = None       # (the open lock file, exclusive)
-
-    def take(self, folder: Path, exclusive: bool) -> None:
-        if self.held is not None and self.held[1] == exclusive:
-            return
-        self.release()
-        machine = open(folder / "machine", "a")
-        with open(folder / "turnstile", "a") as gate:
-            fcntl.flock(gate, fcntl.LOCK_EX)
-            try:
-                if exclusive:
-                    fcntl.flock(machine, fcntl.LOCK_EX)
-            finally:
-                fcntl.flock(gate, fcntl.LOCK_UN)
-        if not exclusive:
-            fcntl.flock(machine, fcntl.LOCK_SH)
-        self.held = (machine, exclusive)
-
-    def release(self) -> None:
-        if self.held is not None:
-            fcntl.flock(self.held[0], fcntl.LOCK_UN)
-            self.held[0].close()
-            self.held = None
-
-
-_MACHINE = _Machine()
+_MACHINE: Machine | None = None
 
 
 def pytest_sessionfinish(session, exitstatus):

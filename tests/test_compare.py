@@ -20,7 +20,7 @@ def _ledger(cli, tmp_path: Path, name: str, *args: str) -> Path:
     return path
 
 
-@pytest.mark.timing
+@pytest.mark.timing(seconds=2)
 def test_a_slower_first_token_is_a_named_regression(cli, tmp_path):
     base = _ledger(cli, tmp_path, "base", "--serve-reference")
     slow = _ledger(cli, tmp_path, "slow", "--serve-reference", "--reference-arg=--ttft=0.2")
@@ -34,7 +34,7 @@ def test_a_slower_first_token_is_a_named_regression(cli, tmp_path):
     assert cli("compare", str(slow), str(base)).code == 0
 
 
-@pytest.mark.timing
+@pytest.mark.timing(seconds=3)
 def test_clean_pairs_do_not_regress_under_the_default_thresholds(cli, tmp_path):
     with spawn_reference() as server:
         runs = [_ledger(cli, tmp_path, f"run{i}", "--base-url", server.base_url) for i in range(21)]

@@ -41,6 +41,7 @@ def test_a_clean_run_passes_the_log_check(cli):
     assert logs["observed"]["lines_scanned"] >= 1
 
 
+@pytest.mark.slow
 def test_a_server_that_dies_during_the_load_is_reported_not_hung(cli):
     t0 = time.monotonic()
     r = cli("run", "--serve-reference", "--reference-arg=--crash-after=5", "--set", "CONCURRENCY=1",

@@ -33,6 +33,7 @@ def entry(ledger: dict, id: str) -> dict | None:
     return next((e for e in ledger["entries"] if e["id"] == id), None)
 
 
+@pytest.mark.timing(cores=2)
 def test_rate_200_for_10_seconds_is_achieved_within_5_percent(cli):
     r = run(cli, PACED, sets={"RATE": 200, "DURATION": 10, "MAX_IN_FLIGHT": 256, "MAX_P90": 1},
             reference=("--latency", "0.002", "--ttft", "0.002", "--itl", "0.0005"))
@@ -46,6 +47,7 @@ def test_rate_200_for_10_seconds_is_achieved_within_5_percent(cli):
     assert not [e for e in r.ledger["entries"] if e["id"].count("/") == 2 and e["id"].split("/")[-1].isdigit()]
 
 
+@pytest.mark.timing(seconds=4)
 def test_a_stall_shows_in_intended_time_latency_and_hides_in_actual_time_latency(cli):
     """A server that stops answering for 0.5 s while at most two requests are in flight: the
     requests due meanwhile (half of a 1 s run) leave late. Measured from when they left, they look fast; measured from
@@ -81,6 +83,7 @@ def test_closed_loop_duration_run_stops_on_time(cli):
     assert 1.0 <= load["wall_s"] < 1.5 and load["requests"] > 20
 
 
+@pytest.mark.timing(seconds=3)
 def test_a_saturated_client_warns_and_names_what_it_skewed(cli, tmp_path):
     """Many concurrent streams of hundreds of chunks each from a server that writes them at once:
     one client process cannot keep up, and says so."""
@@ -96,6 +99,7 @@ def test_a_saturated_client_warns_and_names_what_it_skewed(cli, tmp_path):
     assert r.ledger["client"]["streams"]["completed"] > 0
 
 
+@pytest.mark.timing(seconds=12)
 def test_quiet_runs_never_warn_about_saturation(cli):
     with spawn_reference() as server:
         for _ in range(20):
@@ -106,6 +110,7 @@ def test_quiet_runs_never_warn_about_saturation(cli):
             assert entry(r.ledger, "client/saturation") is None, runner
 
 
+@pytest.mark.timing(cores=2)
 def test_two_workers_merge_exactly(cli):
     """Counts add up and the merged percentiles are those of every request's own latency."""
     from fakeai_contract.expr import percentile
@@ -124,6 +129,7 @@ def test_two_workers_merge_exactly(cli):
     assert r.ledger["timeline"]["total"] == 20
 
 
+@pytest.mark.timing(cores=2)
 def test_two_workers_keep_an_open_loop_rate(cli):
     r = run(cli, PACED, "--workers", "2", sets={"RATE": 100, "DURATION": 2})
     assert r.code == 0, r.ledger["summary"]
@@ -139,6 +145,7 @@ def test_bad_worker_counts_are_a_usage_error(cli, bad):
     assert r.code == 2 and "--workers" in r.err
 
 
+@pytest.mark.timing(cores=2)
 def test_off_a_tty_the_progress_line_counts_the_requests_of_every_worker(cli, monkeypatch):
     """With --workers 2 the periodic line off a TTY adds up what the workers have finished."""
     import re

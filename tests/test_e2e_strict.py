@@ -63,6 +63,7 @@ def test_strict_contract_passes_on_a_server_that_already_served_traffic(cli, tmp
     assert before["observed"] == 20
 
 
+@pytest.mark.timing(seconds=2)
 def test_event_lag_is_waited_for_and_fails_when_the_wait_is_shorter(cli):
     ok = run(cli, "fakeai-strict", "--event-lag=0.3")
     assert ok.code == 0, failing(ok.ledger)
@@ -74,6 +75,7 @@ def test_event_lag_is_waited_for_and_fails_when_the_wait_is_shorter(cli):
     assert "check/events-processed-equal-events-published" in failing(short.ledger)
 
 
+@pytest.mark.timing(seconds=3)
 def test_client_timing_matches_configured_ttft_and_itl(cli):
     """Accuracy is measured one request at a time: ten streams starting together queue on the
     client before their bytes leave, and that queueing is (rightly) part of what it measures."""
@@ -93,6 +95,7 @@ def test_latency_gates_fail_on_a_slow_first_token(cli):
     assert s["check/server-ttft-p50-agrees-with-the-client-s"] == "pass"   # slow, but honestly reported
 
 
+@pytest.mark.timing(seconds=3)
 def test_failing_eventually_checks_wait_together_not_one_after_another(cli):
     """Several checks that never hold each wait SETTLE_TIMEOUT; concurrently, so the run takes
     about one timeout, not the sum of them."""

@@ -74,7 +74,7 @@ def test_the_summary_and_problems_read_without_javascript(cli, tmp_path):
     assert first["name"] in page.values["text"]
 
 
-@pytest.mark.timing
+@pytest.mark.timing(seconds=3)
 def test_a_10000_request_report_is_small_and_opens_fast(tmp_path):
     """Built from a synthetic ledger of 10,000 requests (the timeline keeps 5,000 rows)."""
     from fakeai_contract.client_stats import ClientStats

@@ -151,6 +151,7 @@ def _served(port: int) -> int:
         return 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_second_ctrl_c_while_a_wedged_server_is_stopped_keeps_the_ledger(tmp_path):
     """Ctrl-C twice: the second lands while the runner waits for a server that ignores SIGTERM."""

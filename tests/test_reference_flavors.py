@@ -117,6 +117,7 @@ def test_routes_are_those_of_that_server(flavored):
         assert text.status_code == 200 and text.json()["choices"][0]["text"]   # every one serves completions
 
 
+@pytest.mark.timing      # the server's own clock, held to a bucket or a bound
 def test_vllm_counts_requests_by_finish_reason_and_times_them_in_its_buckets():
     with ReferenceServer(ReferenceOptions(flavor="vllm", ttft=0.03, itl=0.004)) as srv, session() as http:
         body = chat_body("meta-llama/Llama-3.1-8B-Instruct", max_tokens=5, stream=True)
@@ -146,6 +147,7 @@ def test_timing_skew_and_miscount_make_the_metrics_disagree_with_what_was_served
         assert doc["vllm:time_to_first_token_seconds_sum"] > 1.0       # served in ~2 ms
 
 
+@pytest.mark.timing      # the server's own clock, held to a bucket or a bound
 def test_timing_scale_multiplies_every_duration_the_metrics_record():
     """--timing-scale 0.3: the server under-reports; the responses keep their own timing."""
     opts = ReferenceOptions(flavor="sglang", ttft=0.2, itl=0.05, timing_scale=0.3)

@@ -337,6 +337,7 @@ def test_serve_without_the_reference_extra_exits_2_with_one_line():
 
 # --- timing ---------------------------------------------------------------------------------
 
+@pytest.mark.timing          # a wake-up a fraction of a millisecond late is the measurement
 def test_precise_selector_wakes_within_a_fraction_of_a_millisecond():
     # Plain epoll rounds these up to the next millisecond (0.0035 -> 4 ms; 0.009 often -> 10 ms).
     selector = PreciseSelector()

@@ -17,6 +17,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 BENCH = HERE / "bench.py"
 WRK = shutil.which("wrk")
+#: The quick benchmark run the module shares takes seconds: it starts early (tests/machine.py).
+pytestmark = pytest.mark.slow
 #: Every figure the benchmark reports, in the order it prints them.
 KEYS = ["seed.runner_wall_s", "seed.baseline_wall_s", "seed.ratio", "seed.runner_load_s", "seed.ratio_floor",
         "seed.concurrent_ratio",
