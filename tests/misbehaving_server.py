@@ -28,7 +28,7 @@ MODES = (
     "metrics_hang", "metrics_trickle", "metrics_huge", "metrics_huge_chunked", "redirect_loop",
     "counts_disagree", "events_never_published", "metrics_nan", "metrics_deep", "metrics_gzip_bomb",
     "redirect_elsewhere", "wrong_model", "bad_usage", "health_empty", "metrics_bad_gzip",
-    "metrics_not_http", "text_bad_shape", "embed_bad_shape",
+    "metrics_not_http", "text_bad_shape", "embed_bad_shape", "metrics_camel_case", "metrics_double_encoded",
 )
 
 HUGE_BYTES = 64 * 1024 * 1024
@@ -305,6 +305,10 @@ class MisbehavingServer:
             doc.update(total_errors=str(c.errors), error_rate=None)
         if self.mode == "metrics_nan" and path == "/metrics":
             doc.update(requests_per_second=float("nan"), avg_response_time=float("inf"))
+        if self.mode == "metrics_camel_case" and path == "/metrics":
+            doc = {_camel(k): v for k, v in doc.items()}
+        if self.mode == "metrics_double_encoded":
+            doc = {k: json.dumps(v) for k, v in doc.items()}
         return doc
 
     async def _invalid_json(self, reader, writer) -> None:
@@ -376,6 +380,13 @@ _METRICS_FAULTS: dict[str, Callable[[MisbehavingServer, asyncio.StreamReader, as
     "metrics_bad_gzip": MisbehavingServer._bad_gzip,
     "metrics_not_http": MisbehavingServer._not_http,
 }
+
+
+def _camel(name: str) -> str:
+    """NAME in lowerCamelCase, as protobuf's JSON mapping and many serializers write field names."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
 
 
 # -- wire helpers -------------------------------------------------------------------------

@@ -86,12 +86,16 @@ def test_client_timing_matches_configured_ttft_and_itl(cli):
 
 
 def test_latency_gates_fail_on_a_slow_first_token(cli):
-    r = run(cli, "fakeai-strict", "--ttft=0.6")
+    """Streams whose first token takes 0.6 s fail the TTFT gate (0.5 s) and an end-to-end gate set at 0.5 s."""
+    r = run(cli, "fakeai-strict", "--ttft=0.6", sets=("LATENCY_P99_MAX=0.5",))
     s = statuses(r.ledger)
     assert r.code == 1
     assert s["check/latency-gate-ttft-p99"] == "fail"
+    assert s["check/latency-gate-end-to-end-p99"] == "fail"
     gate = next(e for e in r.ledger["entries"] if e["id"] == "check/latency-gate-ttft-p99")
     assert gate["observed"] >= 0.6 and gate["expected"] == 0.5
+    e2e = next(e for e in r.ledger["entries"] if e["id"] == "check/latency-gate-end-to-end-p99")
+    assert e2e["observed"] >= 0.6 and e2e["expected"] == 0.5
     assert s["check/server-ttft-p50-agrees-with-the-client-s"] == "pass"   # slow, but honestly reported
 
 

@@ -31,8 +31,10 @@ class EventBus:
     than ``published_at + lag``; waiting on that absolute time keeps lag from accumulating.
     """
 
-    def __init__(self, lag: float = 0.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, lag: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 unpublished: frozenset[str] = frozenset()):
         self.lag = lag
+        self.unpublished = unpublished     # a fault: these types are dropped before they are published
         self._clock = clock
         self._queue: asyncio.Queue[Event] | None = None
         self._task: asyncio.Task | None = None
@@ -58,6 +60,8 @@ class EventBus:
 
     def publish(self, event_type: str, **data: Any) -> None:
         """Queue an event; never blocks."""
+        if event_type in self.unpublished:
+            return
         event = Event(event_type, self._clock(), data)
         self.published += 1
         self.published_by_type[event_type] += 1

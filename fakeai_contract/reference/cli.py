@@ -11,7 +11,7 @@ import signal
 from typing import Callable, TextIO
 
 from .flavors import NAMES as FLAVOR_NAMES
-from .options import DEFAULT_CLI_PORT, ReferenceOptions
+from .options import DEFAULT_CLI_PORT, EVENT_TYPES, ReferenceOptions
 from .server import MISSING_EXTRA, bind_socket, display_url, has_reference_extra, make_uvicorn_server
 from .timing import run_precise
 
@@ -37,6 +37,8 @@ _fraction = _typed(float, lambda v: 0 <= v <= 1, "a fraction between 0 and 1")
 _count = _typed(int, lambda v: v >= 0, "an integer >= 0")
 _port = _typed(int, lambda v: 0 <= v <= 65535, "a port between 0 and 65535 (0: a free port)")
 _factor = _typed(float, lambda v: 0 < v < float("inf"), "a factor > 0")
+_event_types = _typed(lambda text: tuple(t.strip() for t in text.split(",") if t.strip()),
+                      lambda v: set(v) <= set(EVENT_TYPES), "event types among " + ", ".join(EVENT_TYPES))
 _target = _typed(float, lambda v: 0 < v < 1, "a target strictly between 0 and 1")
 
 #: Option name, argparse keywords. Defaults come from ReferenceOptions, so both APIs agree.
@@ -58,6 +60,17 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--miscount", {"metavar": "N", "type": _count,
                     "help": "phantom requests added to /metrics total_requests and to /metrics/prometheus's request counter "
                              "(nothing else) once it has served a request (default: %(default)s)"}),
+    ("--miscount-errors", {"metavar": "N", "type": _count,
+                           "help": "phantom failed requests added to /metrics/errors total_requests and total_errors "
+                                   "and to the SLO computed from them (not to error_rate or the breakdowns) once it "
+                                   "has served a request (default: %(default)s)"}),
+    ("--miscount-streams", {"metavar": "N", "type": _count,
+                            "help": "phantom streams added to /metrics/streaming total_streams (nothing else) once "
+                                    "it has served a stream (default: %(default)s)"}),
+    ("--unpublished", {"metavar": "TYPES", "type": _event_types,
+                       "help": "event types never published on the bus, comma-separated (e.g. "
+                               "request.started,stream.started), as a code path that forgets to: the events "
+                               "metrics and the trackers fed by them miss them (default: none)"}),
     ("--event-lag", {"metavar": "S", "type": _seconds,
                      "help": "apply each metrics event this long after it was published (default: %(default)s)"}),
     ("--log-errors", {"action": "store_true", "help": "log a Traceback to stderr for every 500 served"}),

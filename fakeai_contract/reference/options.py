@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 DEFAULT_MODELS = ("gpt-4", "gpt-4-turbo", "gpt-3.5-turbo", "claude-3-opus", "claude-3-sonnet")
 
+#: Every event type the chat, completion and embedding handlers publish on the bus.
+EVENT_TYPES = ("request.started", "request.completed", "request.failed", "request.queued", "request.dequeued",
+               "stream.started", "stream.first_token", "stream.completed", "stream.failed")
+
 #: The port `fakeai-contract serve` listens on when none is given (the seed's port).
 DEFAULT_CLI_PORT = 8765
 
@@ -27,7 +31,10 @@ class ReferenceOptions:
     error_rate: float = 0.0            # fraction of chat requests answered 500
     drop_stream_rate: float = 0.0      # fraction of streams cut before the finish chunk and [DONE]
     miscount: int = 0                  # phantom requests added to the request counts of /metrics and /metrics/prometheus
+    miscount_errors: int = 0           # phantom failed requests in /metrics/errors's counts and the SLO built on them
+    miscount_streams: int = 0          # phantom streams in /metrics/streaming's total_streams
     event_lag: float = 0.0             # each event is applied this long after it was published
+    unpublished: tuple[str, ...] = ()  # event types never published, as a code path that forgets to
     log_errors: bool = False           # log a Traceback for every 500 served
     seed: int | None = None            # makes error and drop decisions reproducible
     crash_after: int = 0               # the process dies abruptly at this chat request (0: never)
@@ -65,7 +72,11 @@ class ReferenceOptions:
             raise ValueError(f"stall_after must be >= 0, got {self.stall_after!r}")
         if self.crash_after < 0:
             raise ValueError(f"crash_after must be >= 0, got {self.crash_after!r}")
-        if self.miscount < 0:
-            raise ValueError(f"miscount must be >= 0, got {self.miscount!r}")
+        for name in ("miscount", "miscount_errors", "miscount_streams"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        unknown = sorted(set(self.unpublished) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unpublished: unknown event type {', '.join(unknown)}; one of {', '.join(EVENT_TYPES)}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port!r}")

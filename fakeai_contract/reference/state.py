@@ -21,10 +21,10 @@ class ReferenceState:
         self.options = options
         self.started_at = time.monotonic()
         self.created = int(time.time())
-        self.bus = EventBus(lag=options.event_lag)
+        self.bus = EventBus(lag=options.event_lag, unpublished=frozenset(options.unpublished))
         self.requests = RequestTracker()
-        self.errors = ErrorTracker()
-        self.streams = StreamTracker()
+        self.errors = ErrorTracker(phantoms=options.miscount_errors)
+        self.streams = StreamTracker(phantoms=options.miscount_streams)
         for tracker in (self.requests, self.errors, self.streams):
             self.bus.subscribe(tracker.subscriptions())
         self.prometheus = None

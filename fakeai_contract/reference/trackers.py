@@ -122,9 +122,15 @@ class RequestTracker:
 
 
 class ErrorTracker:
-    """Feeds /metrics/errors and /metrics/slo."""
+    """Feeds /metrics/errors and /metrics/slo.
 
-    def __init__(self) -> None:
+    PHANTOMS (--miscount-errors) failed requests join the counts once a request has finished: its
+    total_requests and total_errors and the SLO computed from them, not error_rate or the
+    breakdowns, which are kept apart, so the documents disagree as a double-counting server's would.
+    """
+
+    def __init__(self, phantoms: int = 0) -> None:
+        self.phantoms = phantoms
         self.total_requests = 0
         self.total_errors = 0
         self.by_type: dict[str, int] = defaultdict(int)
@@ -155,11 +161,17 @@ class ErrorTracker:
         """Errors over finished requests, 0.0 before any request."""
         return self.total_errors / self.total_requests if self.total_requests else 0.0
 
+    def _counted(self) -> tuple[int, int]:
+        """(requests, errors) as the counters say: with the phantoms once a request has finished."""
+        extra = self.phantoms if self.total_requests else 0
+        return self.total_requests + extra, self.total_errors + extra
+
     def snapshot(self) -> dict[str, Any]:
         """The /metrics/errors document."""
+        requests, errors = self._counted()
         return {
-            "total_requests": self.total_requests,
-            "total_errors": self.total_errors,
+            "total_requests": requests,
+            "total_errors": errors,
             "error_rate": self.error_rate,
             "errors_by_type": dict(self.by_type),
             "errors_by_status": dict(self.by_status),
@@ -169,7 +181,8 @@ class ErrorTracker:
 
     def slo(self, target: float) -> dict[str, Any]:
         """The /metrics/slo document for an availability TARGET in (0, 1)."""
-        rate = self.error_rate
+        requests, errors = self._counted()
+        rate = errors / requests if requests else 0.0
         budget = 1.0 - rate / (1.0 - target)
         success = 1.0 - rate
         return {
@@ -178,8 +191,8 @@ class ErrorTracker:
             "error_budget_remaining": min(1.0, max(0.0, budget)),
             "slo_target": target,
             "slo_met": success >= target,
-            "total_requests": self.total_requests,
-            "failed_requests": self.total_errors,
+            "total_requests": requests,
+            "failed_requests": errors,
         }
 
 
@@ -188,9 +201,13 @@ def _stream_model_stats() -> dict[str, Any]:
 
 
 class StreamTracker:
-    """Feeds /metrics/streaming: stream outcomes, TTFT and ITL percentiles, chunk counts."""
+    """Feeds /metrics/streaming: stream outcomes, TTFT and ITL percentiles, chunk counts.
 
-    def __init__(self) -> None:
+    PHANTOMS (--miscount-streams) streams join total_streams alone once a stream has finished.
+    """
+
+    def __init__(self, phantoms: int = 0) -> None:
+        self.phantoms = phantoms
         self.started = 0
         self.succeeded = 0
         self.failed = 0
@@ -237,7 +254,7 @@ class StreamTracker:
             entry["avg_chunks_per_stream"] = stats["chunks"] / stats["streams"] if stats["streams"] else 0.0
             by_model[name] = entry
         return {
-            "total_streams": finished,
+            "total_streams": finished + (self.phantoms if finished else 0),
             "successful_streams": self.succeeded,
             "failed_streams": self.failed,
             "active_streams": self.started - finished,
