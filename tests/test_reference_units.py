@@ -168,6 +168,30 @@ def test_slo_with_no_requests_and_partial_budget():
     assert slo["error_budget_remaining"] == pytest.approx(0.5) and slo["slo_met"] is True
 
 
+def test_error_phantoms_touch_the_counts_and_slo_rates_but_not_the_rate_breakdowns_or_verdict():
+    errors = ErrorTracker(phantoms=3)
+    assert errors.snapshot()["total_errors"] == 0 and errors.slo(0.9)["success_rate"] == 1.0   # none before traffic
+    for _ in range(6):
+        _finish_ok([errors])
+    _finish_err([errors])
+    errs, slo = errors.snapshot(), errors.slo(0.5)
+    assert (errs["total_requests"], errs["total_errors"]) == (7 + 3, 1 + 3)
+    assert errs["error_rate"] == pytest.approx(1 / 7) and errs["errors_by_type"] == {"server_error": 1}
+    assert slo["success_rate"] == pytest.approx(0.6) and slo["error_budget_remaining"] == pytest.approx(0.2)
+    assert slo["slo_met"] is True                  # 6/7 of the true requests succeeded: >= 0.5
+    assert errors.slo(0.65)["slo_met"] is True and errors.slo(0.65)["success_rate"] < 0.65
+
+
+def test_stream_phantoms_touch_only_the_total():
+    streams = StreamTracker(phantoms=2)
+    handlers = streams.subscriptions()
+    assert streams.snapshot()["total_streams"] == 0
+    handlers["stream.started"](_event("stream.started", model="m"))
+    handlers["stream.completed"](_event("stream.completed", model="m", chunks=4, itl=[0.001], duration_s=0.1))
+    snap = streams.snapshot()
+    assert [snap[k] for k in ("total_streams", "successful_streams", "failed_streams", "active_streams")] == [3, 1, 0, 0]
+
+
 def test_recent_errors_keep_the_last_ten():
     errors = ErrorTracker()
     for i in range(15):
@@ -227,6 +251,16 @@ def test_bus_applies_in_order_and_counts_depth():
     assert depth_before == 6 and seen == [0, 1, 2, 3, 4, -1]
     assert bus.published == bus.processed == 6
     assert dict(bus.published_by_type) == {"a": 5, "b": 1} and bus.subscriber_count == 2
+
+
+def test_bus_never_publishes_the_unpublished_types():
+    bus = EventBus(unpublished=frozenset({"b"}))
+    seen = []
+    bus.subscribe({"a": lambda e: seen.append("a"), "b": lambda e: seen.append("b")})
+    for kind in ("a", "b", "a"):
+        bus.publish(kind)
+    assert seen == ["a", "a"] and bus.published == bus.processed == 2
+    assert dict(bus.published_by_type) == {"a": 2}
 
 
 def test_bus_lag_is_per_event_and_does_not_accumulate():
@@ -304,14 +338,17 @@ def test_cli_defaults_match_options_except_port():
 def test_cli_options_round_trip():
     args = _parse("--host", "0.0.0.0", "--port", "0", "--latency", "0", "--ttft", "0.2", "--itl", "0.01",
                   "--error-rate", "0.25", "--drop-stream-rate", "1", "--miscount", "3", "--event-lag", "0.5",
-                  "--log-errors", "--seed", "9", "--slo-target", "0.95", "--access-log")
+                  "--log-errors", "--seed", "9", "--slo-target", "0.95", "--access-log", "--miscount-errors", "2",
+                  "--miscount-streams", "1", "--unpublished", "request.started, stream.completed")
     assert options_from_args(args) == ReferenceOptions(
         host="0.0.0.0", port=0, latency=0.0, ttft=0.2, itl=0.01, error_rate=0.25, drop_stream_rate=1.0,
-        miscount=3, event_lag=0.5, log_errors=True, seed=9, slo_target=0.95, access_log=True)
+        miscount=3, event_lag=0.5, log_errors=True, seed=9, slo_target=0.95, access_log=True, miscount_errors=2,
+        miscount_streams=1, unpublished=("request.started", "stream.completed"))
 
 
 @pytest.mark.parametrize("argv", [["--error-rate", "1.5"], ["--itl", "-1"], ["--miscount", "x"],
-                                  ["--slo-target", "1"], ["--port", "70000"]])
+                                  ["--slo-target", "1"], ["--port", "70000"], ["--miscount-streams", "-1"],
+                                  ["--unpublished", "request.start"]])
 def test_cli_rejects_bad_values_with_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         _parse(*argv)
@@ -324,6 +361,10 @@ def test_options_validate_programmatic_use():
         ReferenceOptions(error_rate=2)
     with pytest.raises(ValueError, match="ttft"):
         ReferenceOptions(ttft=-0.1)
+    with pytest.raises(ValueError, match="miscount_errors"):
+        ReferenceOptions(miscount_errors=-1)
+    with pytest.raises(ValueError, match="unknown event type stream.ended"):
+        ReferenceOptions(unpublished=("stream.ended",))
 
 
 def test_serve_without_the_reference_extra_exits_2_with_one_line():

@@ -62,8 +62,9 @@ _OPTIONS: tuple[tuple[str, dict], ...] = (
                              "(nothing else) once it has served a request (default: %(default)s)"}),
     ("--miscount-errors", {"metavar": "N", "type": _count,
                            "help": "phantom failed requests added to /metrics/errors total_requests and total_errors "
-                                   "and to the SLO computed from them (not to error_rate or the breakdowns) once it "
-                                   "has served a request (default: %(default)s)"}),
+                                   "and to the SLO success rate and budget computed from them (not to error_rate, "
+                                   "the breakdowns or the SLO verdict) once it has served a request "
+                                   "(default: %(default)s)"}),
     ("--miscount-streams", {"metavar": "N", "type": _count,
                             "help": "phantom streams added to /metrics/streaming total_streams (nothing else) once "
                                     "it has served a stream (default: %(default)s)"}),

@@ -125,8 +125,9 @@ class ErrorTracker:
     """Feeds /metrics/errors and /metrics/slo.
 
     PHANTOMS (--miscount-errors) failed requests join the counts once a request has finished: its
-    total_requests and total_errors and the SLO computed from them, not error_rate or the
-    breakdowns, which are kept apart, so the documents disagree as a double-counting server's would.
+    total_requests and total_errors and the SLO's rates and budget computed from them, not
+    error_rate, the breakdowns or the SLO verdict, which are kept apart, so the documents disagree
+    as a double-counting server's would.
     """
 
     def __init__(self, phantoms: int = 0) -> None:
@@ -190,7 +191,7 @@ class ErrorTracker:
             "error_rate": rate,
             "error_budget_remaining": min(1.0, max(0.0, budget)),
             "slo_target": target,
-            "slo_met": success >= target,
+            "slo_met": 1.0 - self.error_rate >= target,     # without the phantoms (equal when none)
             "total_requests": requests,
             "failed_requests": errors,
         }
