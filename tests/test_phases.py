@@ -76,6 +76,19 @@ def test_health_that_never_answers_fails_at_its_timeout_saying_why(contract):
     assert "cannot connect" in result.entry.message and result.entry.observed["attempts"] >= 2
 
 
+def test_a_last_poll_without_an_answer_still_reports_what_the_server_last_answered(contract):
+    """A 503, then a poll the wait's own deadline cut short: the message keeps the 503."""
+    from fakeai_contract.transport_failures import Failure, Kind
+
+    timed_out = Answer(failure=Failure(Kind.TIMEOUT, "no complete answer within the deadline of 0.05s"))
+    fake = FakeTransport({("GET", "/health"): [Answer(503, b"starting"), timed_out]})
+    result = _run(wait_healthy(_ctx(contract), fake))
+    assert not result.healthy and result.entry.observed["attempts"] >= 2
+    message = result.entry.message
+    assert "last: no complete answer within the deadline of 0.05s" in message
+    assert "attempt 1 was answered HTTP 503" in message, message
+
+
 def test_health_answer_waiting_cannot_change_ends_the_wait_at_once(contract):
     fake = FakeTransport({("GET", "/health"): Answer(404, {"detail": "Not Found"})})
     result = _run(wait_healthy(_ctx(contract), fake))

@@ -31,6 +31,7 @@ class _Polled:
     attempts: int
     elapsed_s: float
     exited: int | None      # the exit code of a started server that died while we waited
+    answered: tuple[int, Fetched] | None = None     # the latest attempt the server answered, and its number
 
 
 def _ready(document) -> bool:
@@ -70,11 +71,14 @@ async def _poll(ctx: RunContext, transport: HttpClient) -> _Polled:
     deadline = t0 + health.timeout
     attempts = 0
     exited: int | None = None
+    answered: tuple[int, Fetched] | None = None
     while True:
         attempts += 1
         remaining = deadline - time.monotonic()
         timeout = max(0.05, min(remaining, ctx.contract.target.request_timeout))
         last = await POLLERS[health.expect](transport, health.path, timeout)
+        if last.http_status is not None:
+            answered = (attempts, last)
         ctx.notify("health", url=last.url, attempts=attempts, elapsed_s=time.monotonic() - t0,
                    timeout=health.timeout, last=last.error)
         if _is_ready(last):
@@ -86,7 +90,7 @@ async def _poll(ctx: RunContext, transport: HttpClient) -> _Polled:
         if time.monotonic() + health.interval > deadline:
             break
         await asyncio.sleep(health.interval)
-    return _Polled(last, attempts, time.monotonic() - t0, exited)
+    return _Polled(last, attempts, time.monotonic() - t0, exited, answered)
 
 
 def _unhealthy(ctx: RunContext, polled: _Polled) -> tuple[str, dict[str, Any]]:
@@ -106,8 +110,11 @@ def _unhealthy(ctx: RunContext, polled: _Polled) -> tuple[str, dict[str, Any]]:
     if polled.last.ok:
         return (f"the server answered but never reported ready within {health.timeout:g}s "
                 f"({polled.attempts} attempts)"), {}
+    # A last attempt cut short by the wait's own deadline says less than what the server last answered.
+    earlier = (f"; attempt {polled.answered[0]} was answered {polled.answered[1].error}"
+               if polled.answered and polled.answered[1] is not last else "")
     return (f"not healthy within {health.timeout:g}s ({polled.attempts} attempts); "
-            f"last: {polled.last.error}"), {}
+            f"last: {polled.last.error}{earlier}"), {}
 
 
 def _schema_problem(ctx: RunContext, document: Any) -> str | None:
