@@ -80,7 +80,7 @@ def order(items: list, workers: int) -> None:
 
 
 #: Modules whose timing tests share a module-scoped fixture: kept in one lane.
-SHARED_FIXTURES = {"tests/test_e2e_cases.py", "tests/test_litellm_real.py"}
+SHARED_FIXTURES = {"tests/test_e2e_cases.py", "tests/test_litellm_real.py", "tests/test_fakeai_real.py"}
 
 
 class Machine:

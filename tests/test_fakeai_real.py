@@ -48,6 +48,11 @@ def _run(tmp: Path, *argv: str) -> tuple[int, dict, str]:
     return code, json.loads(ledger_path.read_text()), (tmp / "server.log").read_text()
 
 
+#: The tests that read the one shared run: it holds the server's latencies to the client's (the
+#: slowest response the server saw is at least half the client's slowest), so it reads a clock.
+SHARED_RUN = pytest.mark.timing(seconds=1)
+
+
 @pytest.fixture(scope="module")
 def run(fakeai_available, tmp_path_factory, once):
     """One run of contracts/fakeai-0.3.yaml against a fresh `fakeai server` on a free port (one for
@@ -116,6 +121,7 @@ FINDINGS = {
 }
 
 
+@SHARED_RUN
 def test_every_entry_is_accounted_for(run):
     code, ledger, _log = run
     statuses = {e["id"]: e["status"] for e in ledger["entries"]}
@@ -131,6 +137,7 @@ def test_every_entry_is_accounted_for(run):
         "pass_rate": None, "verdict": "FAIL", "exit_code": 1}
 
 
+@SHARED_RUN
 def test_the_client_saw_a_healthy_chat_api(run):
     _code, ledger, _log = run
     client = ledger["client"]
@@ -140,6 +147,7 @@ def test_the_client_saw_a_healthy_chat_api(run):
     assert client["tokens"]["prompt"] == 126    # FakeAI's token count of the two fixed prompts, 6 x 11 + 6 x 10
 
 
+@SHARED_RUN
 def test_prometheus_endpoint_breaks_after_traffic(run):
     _code, ledger, log = run
     e = _entries(ledger)
@@ -150,6 +158,7 @@ def test_prometheus_endpoint_breaks_after_traffic(run):
     assert "get_prometheus_metrics" in log
 
 
+@SHARED_RUN
 def test_max_tokens_is_not_respected(run):
     _code, ledger, _log = run
     e = _entries(ledger)["check/completions-respect-max-tokens"]
@@ -157,6 +166,7 @@ def test_max_tokens_is_not_respected(run):
     assert e["observed"] > e["expected"]        # FakeAI never generates fewer than ~10 tokens
 
 
+@SHARED_RUN
 def test_streams_are_missing_from_the_trackers(run):
     _code, ledger, _log = run
     e = _entries(ledger)
@@ -169,12 +179,14 @@ def test_streams_are_missing_from_the_trackers(run):
     assert 0 < tokens["observed"] < tokens["expected"]
 
 
+@SHARED_RUN
 def test_dynamo_per_model_total_tokens_leave_out_prompt_tokens(run):
     _code, ledger, _log = run
     e = _entries(ledger)["check/dynamo-per-model-total-tokens-includes-prompt-tokens"]
     assert e["expected"] - e["observed"] == 6 * 11   # the prompt tokens of the six requests Dynamo saw
 
 
+@SHARED_RUN
 def test_stream_latency_and_uptime_are_misreported(run):
     _code, ledger, _log = run
     e = _entries(ledger)
