@@ -9,7 +9,7 @@ raise its priority again after lowering it (root, or CAP_SYS_NICE):
 - a timing test runs at normal priority in a *lane*: one core it is pinned to, with everything it
   starts, and no other timing test beside it there; nice 19 work yields that core whenever the test
   wants it. `@pytest.mark.timing(cores=2)` takes every lane, on every core (a second worker process,
-  a rate that keeps client and server both busy, the LiteLLM proxy);
+  a rate that keeps client and server both busy, the LiteLLM proxy, two runs held against each other);
 - so two one-core timing tests run at once on a two-core machine, and the ordinary tests use the rest.
 
 Elsewhere a worker cannot come back from nice 19, and timing tests take the machine alone as before:
