@@ -39,29 +39,58 @@ def seconds(item) -> float:
     return float(item.get_closest_marker("timing").kwargs.get("seconds", 1))
 
 
+def shares(n: int, workers: int) -> list[int]:
+    """How many of N tests pytest-xdist's worksteal first hands each of WORKERS, in order."""
+    sizes = []
+    for i in range(workers):
+        sizes.append((n - sum(sizes)) // (workers - i))
+    return sizes
+
+
 def order(items: list, workers: int) -> None:
     """Lay the collection out for pytest-xdist's worksteal, which hands each worker a contiguous share
-    and lets an idle worker take the back half of the longest queue left:
+    (`shares`) and lets an idle worker take the back half of the longest queue left:
 
     - the timing tests open the first two shares, in two runs a worker each, so two one-core tests
       run side by side; the one-core tests are dealt longest first to the run with less so far
       (whole modules where a module fixture would otherwise start twice); the tests that take every
       lane close the first run;
-    - the rest of those two shares is the quickest ordinary tests, for idle workers to take;
-    - the other shares open with the slow ordinary tests (`slow`), so none is left to start last.
+    - the rest of those two shares is ordinary tests from the end of the collection;
+    - the slow ordinary tests (`slow`), a module at a time, open the other shares in turn, so no
+      worker is left with a row of them at the end.
 
     A stable order: every worker collects the same one."""
     timing = [i for i in items if cores(i)]
     if workers < 2:
         items[:] = timing + [i for i in items if not cores(i)]
         return
-    ordinary = sorted((i for i in items if not cores(i)), key=lambda i: i.get_closest_marker("slow") is None)
+    runs = _lanes(timing)
+    slow = [i for i in items if not cores(i) and i.get_closest_marker("slow") is not None]
+    rest = [i for i in items if not cores(i) and i.get_closest_marker("slow") is None]
+    sizes = shares(len(items), workers)
+    fill = [max(sizes[0] - len(runs[0]), 0), max(sizes[1] - len(runs[1]), 0)]
+    taken = min(sum(fill), len(rest))
+    quick, rest = rest[len(rest) - taken:], rest[:len(rest) - taken]
+    first, second = runs[0] + quick[:fill[0]], runs[1] + quick[fill[0]:]
+    others: list[list] = [[] for _ in range(max(workers - 2, 1))]
+    for n, unit in enumerate(_modules(slow)):
+        others[n % len(others)].extend(unit)
+    for share, size in zip(others, sizes[2:]):
+        room = max(size - len(share), 0)
+        share.extend(rest[:room])
+        rest = rest[room:]
+    others[-1].extend(rest)
+    items[:] = first + second + [i for share in others for i in share]
+
+
+def _lanes(timing: list) -> tuple[list, list]:
+    """The two runs of timing tests: one-core units longest first to the lighter run, then the
+    tests that take every lane at the end of the first."""
     units: dict[str, list] = {}
     for item in timing:
         if cores(item) == 1:
             module = item.nodeid.split("::")[0]
-            key = module if module in SHARED_FIXTURES else item.nodeid
-            units.setdefault(key, []).append(item)
+            units.setdefault(module if module in SHARED_FIXTURES else item.nodeid, []).append(item)
     runs: tuple[list, list] = ([], [])
     load = [0.0, 0.0]
     for unit in sorted(units.values(), key=lambda u: -sum(map(seconds, u))):
@@ -69,14 +98,15 @@ def order(items: list, workers: int) -> None:
         runs[lane].extend(unit)
         load[lane] += sum(map(seconds, unit))
     runs[0].extend(i for i in timing if cores(i) > 1)
-    first_share = len(items) // workers
-    second_share = (len(items) - first_share) // (workers - 1)
-    fill = [max(first_share - len(runs[0]), 0), max(second_share - len(runs[1]), 0)]
-    fill[1] = min(fill[1], len(ordinary))
-    fill[0] = min(fill[0], len(ordinary) - fill[1])
-    quick = ordinary[len(ordinary) - fill[0] - fill[1]:]
-    items[:] = (runs[0] + quick[:fill[0]] + runs[1] + quick[fill[0]:]
-                + ordinary[:len(ordinary) - fill[0] - fill[1]])
+    return runs
+
+
+def _modules(items: list) -> list[list]:
+    """ITEMS grouped by module, in order of first appearance."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(item.nodeid.split("::")[0], []).append(item)
+    return list(groups.values())
 
 
 #: Modules whose timing tests share a module-scoped fixture: kept in one lane.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.helpers import poll
-from tests.machine import Machine, _can_come_back, cores, order
+from tests.machine import Machine, _can_come_back, cores, order, shares
 
 
 @dataclass(eq=False)
@@ -40,7 +40,7 @@ def collection():
     light = [timing(f"tests/test_t{i}.py::test_{i}", seconds=s) for i, s in enumerate((12, 4, 3, 3, 2, 1, 1, 1))]
     shared = [timing(f"tests/test_e2e_cases.py::test_case[{i}]") for i in range(3)]
     heavy = [timing("tests/test_rate.py::test_rate", cores=2, seconds=11)]
-    slow = [Item(f"tests/test_slow.py::test_{i}", {"slow": Mark()}) for i in range(5)]
+    slow = [Item(f"tests/test_slow{i % 3}.py::test_{i}", {"slow": Mark()}) for i in range(6)]
     quick = [Item(f"tests/test_q{i // 10}.py::test_{i}") for i in range(100)]
     # collected interleaved, as pytest would find them file by file
     return quick[:40] + light[:4] + slow + shared + quick[40:] + heavy + light[4:]
@@ -62,8 +62,12 @@ def test_timing_tests_open_the_first_two_shares_and_slow_ones_open_the_rest():
     assert sum(i.nodeid.startswith("tests/test_e2e_cases.py") for i in runs[0]) in (0, 3)
     load = [sum(i.get_closest_marker("timing").kwargs.get("seconds", 1) for i in r if cores(i) == 1) for r in runs]
     assert load == [15, 15]
-    rest = laid[first + second:]
-    assert [i.get_closest_marker("slow") is not None for i in rest[:5]] == [True] * 5
+    # the slow tests, a module at a time, open the next shares in turn
+    sizes = shares(len(items), 6)
+    assert sizes[:2] == [first, second] and sum(sizes) == len(items)
+    starts = [sum(sizes[:k]) for k in range(2, 5)]
+    assert [[i.nodeid.split("::")[0] for i in laid[s:s + 2]] for s in starts] == [
+        [f"tests/test_slow{m}.py"] * 2 for m in range(3)]
 
 
 def test_one_worker_runs_the_timing_tests_first_and_keeps_the_rest_in_order():
