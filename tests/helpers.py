@@ -13,6 +13,9 @@ from typing import Any, Awaitable, Callable
 
 from fakeai_contract.cli import main
 
+#: For a pytest a test starts: the test environment's plugins that have nothing to do with ours. Left
+#: loaded, hypothesis alone costs that pytest a second of CPU (its whole package is assertion-rewritten).
+FOREIGN_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:faker", "-p", "no:anyio")
 MARK = "FAKEAI_CONTRACT_TEST_SESSION"
 os.environ.setdefault(MARK, uuid.uuid4().hex)   # every process the tests start inherits it
 

@@ -13,7 +13,7 @@ import pytest
 
 from fakeai_contract.resources import contracts_dir, shipped_contract_names
 from fakeai_contract.commands.run import _Progress
-from tests.helpers import poll
+from tests.helpers import FOREIGN_PLUGINS, poll
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ def _own_ini(folder: Path) -> list[str]:
 
 def test_pytest_plugin_turns_ledger_entries_into_tests(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *_own_ini(tmp_path), "--contract",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *FOREIGN_PLUGINS, *_own_ini(tmp_path), "--contract",
          str(contracts_dir() / "fakeai-final.yaml"), "--contract-serve-reference", "-q", "-rA",
          "--junitxml", str(tmp_path / "j.xml"), "--rootdir", str(tmp_path), "-o", "testpaths="],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
@@ -228,7 +228,7 @@ def test_pytest_plugin_turns_ledger_entries_into_tests(tmp_path):
 
 def test_pytest_plugin_reports_a_broken_server_as_failed_tests(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *_own_ini(tmp_path), "--contract",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *FOREIGN_PLUGINS, *_own_ini(tmp_path), "--contract",
          str(contracts_dir() / "fakeai-final.yaml"), "--contract-serve-reference",
          "--contract-arg=--reference-arg=--miscount=5", "-q", "-k", "consistency", "--rootdir", str(tmp_path),
          "-o", "testpaths="], capture_output=True, text=True, timeout=120, cwd=tmp_path)
