@@ -68,6 +68,11 @@ class UsageError(ContractError):
     """The command line is invalid."""
 
 
+def amount(n: int, noun: str) -> str:
+    """N and NOUN for a message: '1 attempt', '3 attempts'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean' suggestion for WORD among CHOICES, or None."""
     choices = list(choices)

@@ -7,11 +7,7 @@ from typing import TextIO
 
 from fakeai_contract import exit_codes
 from fakeai_contract.commands.common import overrides, redacted
-from fakeai_contract.errors import ContractError
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+from fakeai_contract.errors import ContractError, amount
 
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -28,7 +24,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             failed += 1
             print(redacted(exc.render(), args.sets), file=stderr)
             continue
-        counts = ", ".join(_count(n, what) for n, what in ((total_requests(c), "request"),
+        counts = ", ".join(amount(n, what) for n, what in ((total_requests(c), "request"),
                                                            (len(c.endpoints), "endpoint"), (len(c.checks), "check")))
         print(f"ok: {ref}: {counts}" + (f"; models: {AUTO} ({AUTO_TEXT})" if uses_auto(c) else ""), file=stdout)
         for removal in c.removed:

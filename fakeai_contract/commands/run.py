@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from fakeai_contract import exit_codes
 from fakeai_contract.commands.common import overrides as _overrides
 from fakeai_contract.context import RunOptions
-from fakeai_contract.errors import UsageError, did_you_mean
+from fakeai_contract.errors import UsageError, amount, did_you_mean
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -106,7 +106,7 @@ class _Progress:
 
     def _health(self, data: dict[str, Any]) -> None:
         last = f" (last: {data['last']})" if data.get("last") else ""
-        text = (f"waiting for {data['url']}: {data['attempts']} attempt{'s' if data['attempts'] != 1 else ''}, "
+        text = (f"waiting for {data['url']}: {amount(data['attempts'], 'attempt')}, "
                 f"{data['elapsed_s']:.1f}s of {data['timeout']:g}s{last}")
         if self.live and not self._throttled(False):
             self._line("  health: " + text[:150])

@@ -9,6 +9,7 @@ from typing import Any
 
 from fakeai_contract.checks.schema import describe_errors
 from fakeai_contract.context import RunContext
+from fakeai_contract.errors import amount
 from fakeai_contract.healing import hint, is_final
 from fakeai_contract.ledger import Entry, Status
 from fakeai_contract.transport import Fetched, HttpClient, strict_json
@@ -105,7 +106,7 @@ def _unhealthy(ctx: RunContext, polled: _Polled) -> tuple[str, dict[str, Any]]:
     last, attempts = polled.last, polled.attempts
     if is_final(last.http_status):
         return (f"{last.url} answered {last.error}; waiting does not change that answer, so the wait "
-                f"stopped after {attempts} attempt{'s' if attempts != 1 else ''}; "
+                f"stopped after {amount(attempts, 'attempt')}; "
                 f"{hint(last.http_status, last.url)}"), {}
     if polled.last.ok:
         return (f"the server answered but never reported ready within {health.timeout:g}s "

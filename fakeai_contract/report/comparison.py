@@ -6,6 +6,7 @@ import json as _json
 from html import escape
 from typing import Any, Callable
 
+from fakeai_contract.errors import amount
 from fakeai_contract.report import view
 from fakeai_contract.report.cells import cell
 
@@ -42,7 +43,7 @@ def rows(cmp: dict) -> list[tuple[str, ...]]:
 
 def _headline(cmp: dict) -> str:
     n = len(view.listed(cmp.get("regressions")))
-    return f"{n} regression{'s' if n != 1 else ''} against the baseline" if n else "no regression against the baseline"
+    return f"{amount(n, 'regression')} against the baseline" if n else "no regression against the baseline"
 
 
 def _sides(cmp: dict) -> str:

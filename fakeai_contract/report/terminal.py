@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from fakeai_contract.errors import amount
 from fakeai_contract.report import view
 
 WIDTH = 80
@@ -81,7 +82,7 @@ def _health(e: dict, paint: Painter, verbose: bool) -> Lines:
     if e["status"] != "pass" or "elapsed_s" not in obs:
         return _generic(e, paint, verbose)
     attempts = obs.get("attempts")
-    tries = f" ({attempts} attempt{'s' if attempts != 1 else ''})" if attempts is not None else ""
+    tries = f" ({amount(attempts, 'attempt')})" if attempts is not None else ""
     out = [f"{paint.symbol('pass')} Server ready after {view.seconds(obs.get('elapsed_s'), 2)}{tries}"]
     for key, value in list(view.mapping(obs.get("document")).items())[:8]:
         out.append(f"  {view.brief(str(key), 30).replace('_', ' ').capitalize()}: {view.brief(value, 60)}")
@@ -156,7 +157,7 @@ def _logs(e: dict, paint: Painter, verbose: bool) -> Lines:
     if e["status"] == "skip" or not obs:
         return _generic(e, paint, verbose)
     scanned = f"{view.brief(obs.get('lines_scanned'), 12)} lines of {source}"
-    what = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}" if findings else "No exceptions"
+    what = amount(len(findings), "finding") if findings else "No exceptions"
     out = [f"{paint.symbol(e['status'])} {what} in {scanned}"]
     for finding in findings[:MAX_LISTED]:
         f = view.mapping(finding)
@@ -304,7 +305,7 @@ def _verdict(summary: dict, paint: Painter) -> str:
              "FAIL": f"TESTS FAILED ({ok}/{counted}, {rate})",
              "INTERRUPTED": f"INTERRUPTED: the run did not finish ({ok}/{counted} of the checks that ran held)"}.get(verdict, f"VERDICT {verdict} ({ok}/{counted})")
     if summary["warned"]:
-        words += f", {int(summary['warned'])} warning{'s' if summary['warned'] != 1 else ''}"
+        words += f", {amount(int(summary['warned']), 'warning')}"
     return paint(f"{sym} {words}", code + ";1")
 
 
