@@ -82,18 +82,18 @@ def test_health_models_and_metrics_are_where_that_server_has_them(flavored):
 
 
 #: Per flavor, from its server's source (tests/data/packs/SOURCES.md): POST /v1/embeddings for the
-#: generative model it serves, GET /v1/models/{model}, and a path it has no route for, each as
-#: (status, a fragment of the body; b"" for an empty one).
+#: generative model it serves, GET /v1/models/{model}, a path it has no route for and a method the
+#: chat route does not take, each as (status, a fragment of the body; b"" for an empty one).
 ROUTES = {
     "vllm": {"embeddings": (404, b'{"detail":"Not Found"}'), "retrieve": (200, b'"object":"model"'),
-             "unrouted": (404, b'{"detail":"Not Found"}')},
+             "unrouted": (404, b'{"detail":"Not Found"}'), "method": (405, b'{"detail":"Method Not Allowed"}')},
     "sglang": {"embeddings": (400, b"--is-embedding"), "retrieve": (200, b'"object":"model"'),
-               "unrouted": (404, b'{"detail":"Not Found"}')},
-    "tgi": {"embeddings": (404, b""), "retrieve": (404, b""), "unrouted": (404, b"")},
+               "unrouted": (404, b'{"detail":"Not Found"}'), "method": (405, b'{"detail":"Method Not Allowed"}')},
+    "tgi": {"embeddings": (404, b""), "retrieve": (404, b""), "unrouted": (404, b""), "method": (405, b"")},
     "llamacpp": {"embeddings": (501, b'"type":"not_supported_error"'), "retrieve": (404, b"File Not Found"),
-                 "unrouted": (404, b'"type":"not_found_error"')},
+                 "unrouted": (404, b'"type":"not_found_error"'), "method": (405, b'"type":"not_found_error"')},
     "litellm": {"embeddings": (200, b'"object":"embedding"'), "retrieve": (200, b'"object":"model"'),
-                "unrouted": (404, b'{"detail":"Not Found"}')},
+                "unrouted": (404, b'{"detail":"Not Found"}'), "method": (405, b'{"detail":"Method Not Allowed"}')},
 }
 
 
@@ -107,6 +107,7 @@ def test_routes_are_those_of_that_server(flavored):
                                     timeout=5),
             "retrieve": http.get(f"{srv.base_url}/v1/models/{flavor.model}", timeout=5),
             "unrouted": http.get(srv.base_url + "/v1/no-such-route", timeout=5),
+            "method": http.delete(srv.base_url + "/v1/chat/completions", timeout=5),
         }
         for what, (status, fragment) in expected.items():
             r = seen[what]

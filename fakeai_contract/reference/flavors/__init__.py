@@ -46,8 +46,10 @@ class Flavor:
     #: POST path -> (status, body): a route the server has but refuses for a generative model.
     refused: Mapping[str, tuple[int, Any]] = field(default_factory=dict)
     retrieve_model: bool = True                      # GET /v1/models/{model}
-    #: How the server answers a path it has no route for: (status, body; None: an empty body).
-    not_found: tuple[int, Any] = (404, {"detail": "Not Found"})   # FastAPI's, as vLLM, SGLang, LiteLLM
+    #: The body of the server's 404 for a path it has no route for, and of its 405 for a method a
+    #: route does not take (None: an empty body). FastAPI's, as vLLM, SGLang and LiteLLM answer.
+    not_found: Any = field(default_factory=lambda: {"detail": "Not Found"})
+    not_allowed: Any = field(default_factory=lambda: {"detail": "Method Not Allowed"})
 
 
 #: The flavors by name (each is the module of that name), in the order --help lists them.

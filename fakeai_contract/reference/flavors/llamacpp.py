@@ -9,6 +9,8 @@ from . import Flavor
 from .surface import Surface, Timing, text_exposition
 
 MODEL = "llama-3.1-8b-instruct-q4_k_m.gguf"
+#: Its answer to a request no route takes.
+NOT_FOUND = {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
 
 
 class LlamacppSurface(Surface):
@@ -104,5 +106,6 @@ FLAVOR = Flavor(
         "code": 501, "type": "not_supported_error",
         "message": "This server does not support embeddings. Start it with `--embeddings`"}})},
     retrieve_model=False,
-    not_found=(404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}),
+    not_found=NOT_FOUND,
+    not_allowed=NOT_FOUND,      # its error handler answers any unrouted request with this body
 )

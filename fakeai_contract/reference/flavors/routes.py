@@ -27,16 +27,12 @@ def _answer(status: int, body: Any):
 
 
 def not_found_handler(flavor: Flavor):
-    """The 404 (and 405) FLAVOR's server gives for a path it has no route for."""
-    status, body = flavor.not_found
+    """The 404 FLAVOR's server gives for a path it has no route for, and its 405 for a method."""
+    bodies = {404: flavor.not_found, 405: flavor.not_allowed}
 
     async def handler(request: Request, exc: Exception) -> Response:
-        code = getattr(exc, "status_code", status)
-        if body is None:
-            return Response(status_code=code)
-        if code == 405 and body == {"detail": "Not Found"}:
-            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405)   # FastAPI's 405
-        return JSONResponse(body, status_code=code if code == 405 else status)
+        code = getattr(exc, "status_code", 404)
+        return await _answer(code, bodies.get(code, flavor.not_found))(request)
     return handler
 
 

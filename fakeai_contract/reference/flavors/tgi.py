@@ -116,5 +116,6 @@ FLAVOR = Flavor(
     # /v1/models/{model}; axum answers an unrouted path with an empty 404.
     apis=("/v1/completions",),
     retrieve_model=False,
-    not_found=(404, None),
+    not_found=None,
+    not_allowed=None,
 )
