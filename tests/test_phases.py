@@ -9,7 +9,7 @@ import pytest
 
 from fakeai_contract.context import RunOptions
 from fakeai_contract.contract import load_contract
-from fakeai_contract.ledger import Ledger, Status
+from fakeai_contract.ledger import Status
 from fakeai_contract.phases import endpoints as endpoint_phase
 from fakeai_contract.phases.checks import run_checks
 from fakeai_contract.phases.health import wait_healthy

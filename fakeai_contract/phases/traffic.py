@@ -106,7 +106,7 @@ class TrafficRun:
         if runner["saturated"]:
             yield Entry(
                 "client/saturation", "load", "The client kept up with the load", Status.WARN,
-                observed=runner, expected={"loop_lag_s": f"<= limit in most samples", "cpu": "below one core"},
+                observed=runner, expected={"loop_lag_s": "<= limit in most samples", "cpu": "below one core"},
                 message="the client itself was the bottleneck: " + "; ".join(runner["saturated"])
                         + f"; this may have skewed the {SKEWED}", tags=("client",))
 
