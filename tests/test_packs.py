@@ -60,6 +60,8 @@ def test_vllm_pack_against_another_kind_of_server_fails_fast_and_clearly(cli, fl
     # another kind of server is not a slow one: settle and the eventually checks stop at once
     settle = next(e for e in r.ledger["entries"] if e["id"] == "settle")
     assert settle["message"].startswith("stopped waiting"), settle["message"]
+    why = "exposes none of its" if flavor else "answered HTTP 200 with no Prometheus text"
+    assert why in settle["message"], settle["message"]
     assert r.ledger["duration_s"] < 5
 
 

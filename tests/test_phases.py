@@ -264,19 +264,30 @@ def test_the_runner_skips_everything_after_a_health_wait_that_failed(contract):
 
 
 NOPE = Path(__file__).parent / "data" / "contracts" / "healing" / "nope_endpoint.yaml"
-WHY = "stopped waiting: /metrics/nope answered HTTP 404, which waiting does not change"
+#: What /metrics/nope answers, its status, and why neither wait goes on.
+ANSWERS = {
+    "404": (None, 404, "stopped waiting: /metrics/nope answered HTTP 404, which waiting does not change"),
+    "a page, not JSON": (Answer(200, b"<html>metrics</html>", content_type="text/html"), 200,
+                         "stopped waiting: /metrics/nope answered HTTP 200 with no JSON, which waiting does not change"),
+}
 
 
-def test_a_404_endpoint_ends_settle_and_eventually_early_with_the_reason():
-    """Both waits are 5 s; an endpoint answering 404 ends each at once, and the entries say why."""
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_an_endpoint_that_cannot_heal_ends_settle_and_eventually_early_with_the_reason(answer):
+    """Both waits are 5 s; an endpoint answering 404, or a 2xx that is not JSON, ends each at once,
+    and the entries say why."""
+    route, status, why = ANSWERS[answer]
     contract = load_contract(NOPE, env={})
-    fake = FakeTransport({("GET", "/health"): HEALTHY, ("POST", "/v1/chat/completions"): chat()})  # no /metrics/nope
+    routes = {("GET", "/health"): HEALTHY, ("POST", "/v1/chat/completions"): chat()}
+    if route is not None:
+        routes[("GET", "/metrics/nope")] = route
+    fake = FakeTransport(routes)
     ledger = _run(run_phases(_ctx(contract), fake, new_ledger(contract)))
     entries = {e.id: e for e in ledger.entries}
     settle, check = entries["settle"], entries["check/nope-has-events"]
-    assert entries["endpoint/nope"].observed["http_status"] == 404
-    assert WHY in settle.message and settle.observed["polls"] == 1 and settle.duration_s < 1.0
-    assert check.status in (Status.FAIL, Status.ERROR) and WHY in check.message and check.duration_s < 1.0
+    assert entries["endpoint/nope"].observed["http_status"] == status
+    assert why in settle.message and settle.observed["polls"] == 1 and settle.duration_s < 1.0
+    assert check.status in (Status.FAIL, Status.ERROR) and why in check.message and check.duration_s < 1.0
     assert ledger.summary()["exit_code"] == 1
     # before the load, then settle's one poll; the check does not ask again what cannot change
     assert [p for _, p, _ in fake.calls].count("/metrics/nope") == 2
